@@ -1,0 +1,42 @@
+"""Argument checks shared by the package: each error names the argument,
+what was expected and what was given."""
+
+from __future__ import annotations
+
+import torch
+
+
+def check_tensor(name: str, value, *, ndim: int | None = None, min_ndim: int | None = None,
+                 finite: bool = True) -> torch.Tensor:
+    """Raise a clear error unless ``value`` is a tensor of the expected rank with finite values."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{name}: expected a tensor with {ndim} dimensions, "
+                         f"got shape {tuple(value.shape)}")
+    if min_ndim is not None and value.ndim < min_ndim:
+        raise ValueError(f"{name}: expected at least {min_ndim} dimensions (batch first), "
+                         f"got shape {tuple(value.shape)}")
+    if finite and value.is_floating_point() and not torch.isfinite(value).all():
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    return value
+
+
+def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name_b}: expected the shape of {name_a} {tuple(a.shape)}, "
+                         f"got {tuple(b.shape)}")
+
+
+def check_positive_int(name: str, value, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return value
+
+
+def check_choice(name: str, value, choices) -> str:
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {sorted(choices)}, got {value!r}")
+    return value

@@ -1,0 +1,147 @@
+"""Samplers: pure step functions and the short loops that call them (chapters 3 and 6).
+
+A step takes the model's noise prediction ``eps`` and returns the next, less noisy state;
+it never calls the model. The loops (``ddpm_sample``, ``ddim_sample``) are ten lines each.
+"""
+
+from __future__ import annotations
+
+import torch
+from tqdm.auto import tqdm
+
+from ._validate import check_choice, check_positive_int, check_same_shape, check_tensor
+from .schedules import (NoiseSchedule, batch_timesteps, check_timesteps, extract,
+                        posterior_mean_variance, predict_x0)
+
+DDPM_VARIANCES = ("beta_tilde", "beta")
+
+
+def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal noise drawn on the CPU (so seeded runs agree across devices)."""
+    return torch.randn(x.shape, generator=generator, device="cpu").to(x)
+
+
+def _maybe_clip(x0_pred: torch.Tensor, clip_x0: float | None) -> torch.Tensor:
+    return x0_pred if clip_x0 is None else x0_pred.clamp(-clip_x0, clip_x0)
+
+
+def ddpm_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, *,
+              variance: str = "beta_tilde", clip_x0: float | None = None,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """One ancestral step x_t -> x_{t-1} (Ho et al. 2020, Algorithm 2).
+
+    The mean is the posterior mean q(x_{t-1} | x_t, x0_pred); the variance sigma_t² is
+    ``"beta_tilde"`` (the posterior's, the lower bound) or ``"beta"`` (the upper bound),
+    Ho et al. sec. 3.2. No noise is added at t = 0. Chapter 3.
+    """
+    check_choice("variance", variance, DDPM_VARIANCES)
+    check_tensor("x_t", x_t, min_ndim=1)
+    t = batch_timesteps(t, x_t.shape[0], x_t.device)
+    # 1. predict x0 from the noise estimate (eq. 15), optionally clipped to the data range
+    x0_pred = _maybe_clip(predict_x0(schedule, x_t, t, eps), clip_x0)
+    # 2. the mean and variance of q(x_{t-1} | x_t, x0_pred) (eqs. 6–7)
+    mean, beta_tilde = posterior_mean_variance(schedule, x0_pred, x_t, t)
+    sigma2 = beta_tilde if variance == "beta_tilde" else extract(schedule.betas, t, x_t).expand_as(x_t)
+    # 3. add noise, except at the last step
+    nonzero = (t > 0).reshape(-1, *([1] * (x_t.ndim - 1))).to(x_t.dtype)
+    return mean + nonzero * sigma2.sqrt() * _randn_like(x_t, generator)
+
+
+def ddim_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, t_prev, *,
+              eta: float = 0.0, clip_x0: float | None = None,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """One DDIM step x_t -> x_{t_prev} (Song et al. 2021, eq. 12); ``t_prev = -1`` means
+    alpha_bar = 1, a clean sample. ``eta = 0`` is deterministic; ``eta = 1`` with
+    ``t_prev = t - 1`` has DDPM's posterior variance. Chapters 3 and 6.
+    """
+    check_tensor("x_t", x_t, min_ndim=1)
+    check_same_shape("x_t", x_t, "eps", eps)
+    if not 0.0 <= eta:
+        raise ValueError(f"eta: expected a value >= 0, got {eta}")
+    batch = x_t.shape[0]
+    t = batch_timesteps(t, batch, x_t.device)
+    t_prev = batch_timesteps(t_prev, batch, x_t.device)
+    if (t_prev >= t).any() or (t_prev < -1).any():
+        raise ValueError(f"t_prev: expected -1 <= t_prev < t, got t_prev={t_prev.tolist()} "
+                         f"for t={t.tolist()}")
+    # 1. alpha_bar at t and at t_prev (1 before the first step)
+    alpha_bar = extract(schedule.alpha_bars, t, x_t)
+    padded = torch.cat([schedule.alpha_bars.new_ones(1), schedule.alpha_bars])
+    alpha_bar_prev = extract(padded, t_prev + 1, x_t)
+    # 2. predict x0 (eq. 12, "predicted x0")
+    x0_pred = _maybe_clip(predict_x0(schedule, x_t, t, eps), clip_x0)
+    if clip_x0 is not None:   # keep eps consistent with the clipped x0
+        eps = (x_t - alpha_bar.sqrt() * x0_pred) / (1.0 - alpha_bar).sqrt()
+    # 3. sigma_t(eta) (eq. 16) and the "direction pointing to x_t"
+    sigma = eta * ((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)).sqrt()
+    direction = (1.0 - alpha_bar_prev - sigma**2).clamp(min=0).sqrt() * eps
+    # 4. x_{t_prev} = sqrt(alpha_bar_prev) x0_pred + direction + sigma z
+    x_prev = alpha_bar_prev.sqrt() * x0_pred + direction
+    if eta > 0:
+        x_prev = x_prev + sigma * _randn_like(x_t, generator)
+    return x_prev
+
+
+def ddim_timesteps(num_train_steps: int, num_sample_steps: int) -> torch.Tensor:
+    """``num_sample_steps`` evenly spaced steps from T-1 down, "trailing" spacing
+    (Lin et al. 2024, sec. 3.3): always starts at T-1, where x_T is pure noise. Chapter 6."""
+    check_positive_int("num_train_steps", num_train_steps)
+    check_positive_int("num_sample_steps", num_sample_steps)
+    if num_sample_steps > num_train_steps:
+        raise ValueError(f"num_sample_steps: expected at most num_train_steps={num_train_steps}, "
+                         f"got {num_sample_steps}")
+    ratio = num_train_steps / num_sample_steps
+    steps = torch.round(torch.arange(num_train_steps, 0, -ratio, dtype=torch.float64)) - 1
+    return steps.long()                                                      # descending
+
+
+def _initial_noise(shape, x_T, device, generator) -> torch.Tensor:
+    if x_T is not None:
+        check_tensor("x_T", x_T)
+        if tuple(x_T.shape) != tuple(shape):
+            raise ValueError(f"x_T: expected shape {tuple(shape)}, got {tuple(x_T.shape)}")
+        return x_T.to(device)
+    return torch.randn(tuple(shape), generator=generator, device="cpu").to(device)
+
+
+def _finish(x: torch.Tensor, trajectory: list | None, return_trajectory: bool):
+    if return_trajectory:
+        return x, torch.stack(trajectory)          # (steps + 1, *shape)
+    return x
+
+
+@torch.no_grad()
+def ddpm_sample(model, schedule: NoiseSchedule, shape, *, cond=None, x_T=None,
+                variance: str = "beta_tilde", clip_x0: float | None = None, device=None,
+                generator: torch.Generator | None = None, progress: bool = True,
+                return_trajectory: bool = False):
+    """Ancestral sampling over all T steps (Ho et al. 2020, Algorithm 2). Returns x_0, and
+    with ``return_trajectory`` also every state x_T ... x_0 on the CPU. Chapter 3."""
+    device = device or next(model.parameters()).device
+    x = _initial_noise(shape, x_T, device, generator)
+    trajectory = [x.cpu()] if return_trajectory else None
+    for t in tqdm(range(schedule.num_steps - 1, -1, -1), desc="DDPM", disable=not progress):
+        eps = model(x, batch_timesteps(t, x.shape[0], device), cond=cond)
+        x = ddpm_step(schedule, eps, x, t, variance=variance, clip_x0=clip_x0, generator=generator)
+        if return_trajectory:
+            trajectory.append(x.cpu())
+    return _finish(x, trajectory, return_trajectory)
+
+
+@torch.no_grad()
+def ddim_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50, eta: float = 0.0,
+                cond=None, x_T=None, clip_x0: float | None = None, device=None,
+                generator: torch.Generator | None = None, progress: bool = True,
+                return_trajectory: bool = False):
+    """DDIM sampling on ``num_steps`` of the T training steps (Song et al. 2021, sec. 4.2).
+    Returns x_0, and with ``return_trajectory`` every visited state on the CPU. Chapters 3, 6."""
+    device = device or next(model.parameters()).device
+    x = _initial_noise(shape, x_T, device, generator)
+    trajectory = [x.cpu()] if return_trajectory else None
+    steps = ddim_timesteps(schedule.num_steps, num_steps).tolist()
+    for t, t_prev in tqdm(list(zip(steps, steps[1:] + [-1])), desc="DDIM", disable=not progress):
+        eps = model(x, batch_timesteps(t, x.shape[0], device), cond=cond)
+        x = ddim_step(schedule, eps, x, t, t_prev, eta=eta, clip_x0=clip_x0, generator=generator)
+        if return_trajectory:
+            trajectory.append(x.cpu())
+    return _finish(x, trajectory, return_trajectory)

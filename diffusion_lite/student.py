@@ -1,0 +1,71 @@
+"""Write student copies of the chapters: every solution between ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` (nbgrader's markers) becomes ``raise NotImplementedError``.
+
+    python -m diffusion_lite.student notebooks student
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+_SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?^[ \t]*### END SOLUTION[^\n]*(\n|$)",
+                       re.MULTILINE | re.DOTALL)
+
+
+def strip_solutions(source: str) -> str:
+    """Replace each solution block in a cell's source by ``raise NotImplementedError``,
+    indented like the block's first marker."""
+    if source.count(BEGIN) != source.count(END):
+        raise ValueError(f"source: expected matching {BEGIN!r} / {END!r} markers, got "
+                         f"{source.count(BEGIN)} and {source.count(END)}")
+    return _SOLUTION.sub(lambda m: f"{m.group(1)}raise NotImplementedError(\"your code here\")"
+                                   f"{m.group(2)}", source)
+
+
+def student_notebook(notebook: dict) -> dict:
+    """A copy of a notebook (as JSON) with solutions stripped from its code cells."""
+    copy = json.loads(json.dumps(notebook))
+    for cell in copy["cells"]:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            cell["source"] = strip_solutions(source)
+            cell["outputs"], cell["execution_count"] = [], None
+    return copy
+
+
+def write_student_copies(source_dir, target_dir, *, overwrite: bool = False) -> list[Path]:
+    """Write a student copy of every ``*.ipynb`` in ``source_dir`` into ``target_dir``.
+    Refuses to replace existing copies (a student's work) unless ``overwrite=True``."""
+    source_dir, target_dir = Path(source_dir), Path(target_dir)
+    notebooks = sorted(source_dir.glob("[0-9]*.ipynb"))
+    if not notebooks:
+        raise ValueError(f"source_dir: expected chapter notebooks in {source_dir}, found none")
+    existing = [target_dir / p.name for p in notebooks if (target_dir / p.name).exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"target_dir: {len(existing)} copies already exist in {target_dir} "
+                              f"(e.g. {existing[0].name}); pass --overwrite to replace them")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks:
+        out = target_dir / path.name
+        out.write_text(json.dumps(student_notebook(json.loads(path.read_text())), indent=1) + "\n")
+        written.append(out)
+    return written
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source_dir", help="folder of chapter notebooks (notebooks/)")
+    parser.add_argument("target_dir", help="folder for the student copies (student/)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing copies")
+    args = parser.parse_args(argv)
+    for path in write_student_copies(args.source_dir, args.target_dir, overwrite=args.overwrite):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

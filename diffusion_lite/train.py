@@ -1,0 +1,115 @@
+"""A small, model-agnostic training loop, EMA and checkpoints (chapters 2, 5).
+
+The loop knows nothing about diffusion: it draws a batch, calls ``loss_fn(model, batch)``
+and steps the optimiser. The objective lives in ``losses``.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ._validate import check_positive_int
+
+
+def pick_device() -> torch.device:
+    """``cuda`` if present, else Apple's ``mps``, else ``cpu``."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch; return a CPU generator seeded the same way."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+class EMA:
+    """An exponential moving average of a model's weights (Polyak averaging; used for
+    diffusion by Ho et al. 2020, appendix B). ``ema.model`` is the averaged copy."""
+
+    def __init__(self, model: torch.nn.Module, decay: float = 0.999):
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"decay: expected a value in [0, 1), got {decay}")
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for ema_p, p in zip(self.model.parameters(), model.parameters()):
+            ema_p.lerp_(p.detach(), 1.0 - self.decay)
+        for ema_b, b in zip(self.model.buffers(), model.buffers()):
+            ema_b.copy_(b)
+
+
+def _draw_batch(data, batch_size: int, generator, device):
+    tensors = data if isinstance(data, (tuple, list)) else (data,)
+    index = torch.randint(0, len(tensors[0]), (batch_size,), generator=generator)
+    batch = tuple(x[index].to(device) for x in tensors)
+    return batch if isinstance(data, (tuple, list)) else batch[0]
+
+
+def train(model: torch.nn.Module, loss_fn: Callable, data, *, steps: int, batch_size: int = 256,
+          lr: float = 1e-3, ema: EMA | None = None, grad_clip: float | None = 1.0,
+          generator: torch.Generator | None = None, progress: bool = True) -> list[float]:
+    """Train ``model`` for ``steps`` Adam steps on random batches of ``data`` (a tensor, or a
+    tuple of tensors sharing their first dimension) and return the loss of every step.
+
+    ``loss_fn(model, batch)`` returns a scalar. Chapters 2 and 5.
+    """
+    check_positive_int("steps", steps)
+    check_positive_int("batch_size", batch_size)
+    device = next(model.parameters()).device
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    model.train()
+    bar = tqdm(range(steps), desc="train", disable=not progress)
+    for step in bar:
+        # 1. a random batch, 2. the loss, 3. one optimiser step, 4. the moving average
+        batch = _draw_batch(data, batch_size, generator, device)
+        loss = loss_fn(model, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        if ema is not None:
+            ema.update(model)
+        losses.append(loss.item())
+        if step % 100 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-100:]):.4f}")
+    model.eval()
+    return losses
+
+
+def save_checkpoint(path, model: torch.nn.Module, *, overwrite: bool = False, **metadata) -> Path:
+    """Save the model's weights and plain ``metadata`` (numbers, strings, lists) to ``path``.
+    Refuses to replace an existing file unless ``overwrite=True``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"path: {path} exists; pass overwrite=True to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": model.state_dict(), "metadata": metadata}, path)
+    return path
+
+
+def load_checkpoint(path, model: torch.nn.Module) -> dict:
+    """Load weights saved by ``save_checkpoint`` into ``model`` (``weights_only=True``: no
+    code is run from the file) and return the metadata."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path: expected a checkpoint file, got {path} (not found)")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(checkpoint["state_dict"])
+    return checkpoint["metadata"]
