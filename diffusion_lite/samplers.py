@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._validate import check_choice, check_positive_int, check_same_shape, check_tensor
-from .schedules import (NoiseSchedule, batch_timesteps, check_timesteps, extract,
+from .schedules import (NoiseSchedule, alpha_bar_terms, batch_timesteps, extract,
                         posterior_mean_variance, predict_x0)
 
 DDPM_VARIANCES = ("beta_tilde", "beta")
@@ -64,17 +64,18 @@ def ddim_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, 
     if (t_prev >= t).any() or (t_prev < -1).any():
         raise ValueError(f"t_prev: expected -1 <= t_prev < t, got t_prev={t_prev.tolist()} "
                          f"for t={t.tolist()}")
-    # 1. alpha_bar at t and at t_prev (1 before the first step)
-    alpha_bar = extract(schedule.alpha_bars, t, x_t)
-    padded = torch.cat([schedule.alpha_bars.new_ones(1), schedule.alpha_bars])
-    alpha_bar_prev = extract(padded, t_prev + 1, x_t)
+    # 1. alpha_bar and 1 - alpha_bar at t and at t_prev (index + 1; alpha_bar = 1 at -1)
+    alpha_bars, one_minus = alpha_bar_terms(schedule)
+    alpha_bar, alpha_bar_prev = extract(alpha_bars, t + 1, x_t), extract(alpha_bars, t_prev + 1, x_t)
+    one_minus_t, one_minus_prev = extract(one_minus, t + 1, x_t), extract(one_minus, t_prev + 1, x_t)
     # 2. predict x0 (eq. 12, "predicted x0")
     x0_pred = _maybe_clip(predict_x0(schedule, x_t, t, eps), clip_x0)
     if clip_x0 is not None:   # keep eps consistent with the clipped x0
-        eps = (x_t - alpha_bar.sqrt() * x0_pred) / (1.0 - alpha_bar).sqrt()
+        eps = (x_t - alpha_bar.sqrt() * x0_pred) / one_minus_t.sqrt()
     # 3. sigma_t(eta) (eq. 16) and the "direction pointing to x_t"
-    sigma = eta * ((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)).sqrt()
-    direction = (1.0 - alpha_bar_prev - sigma**2).clamp(min=0).sqrt() * eps
+    sigma2 = eta**2 * (one_minus_prev / one_minus_t) * (1 - alpha_bar / alpha_bar_prev)
+    sigma = sigma2.sqrt()
+    direction = (one_minus_prev - sigma2).clamp(min=0).sqrt() * eps
     # 4. x_{t_prev} = sqrt(alpha_bar_prev) x0_pred + direction + sigma z
     x_prev = alpha_bar_prev.sqrt() * x0_pred + direction
     if eta > 0:

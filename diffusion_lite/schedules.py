@@ -81,6 +81,10 @@ class NoiseSchedule:
                              f"max {betas64.max():.3g}")
         alphas = 1.0 - betas64
         alpha_bars = torch.cumprod(alphas, dim=0)
+        if alpha_bars[-1] < 1e-30:
+            first = int((alpha_bars < 1e-30).nonzero()[0])
+            raise ValueError(f"betas: alpha_bar falls below 1e-30 at step {first} and would "
+                             "underflow float32; use fewer steps or smaller betas")
         return cls(betas64.float(), alphas.float(), alpha_bars.float())
 
     @classmethod
@@ -107,8 +111,8 @@ class NoiseSchedule:
 
     def snr(self, t: torch.Tensor | None = None) -> torch.Tensor:
         """Signal-to-noise ratio alpha_bar_t / (1 - alpha_bar_t), for every step or for ``t``."""
-        alpha_bars = self.alpha_bars.double()
-        snr = (alpha_bars / (1.0 - alpha_bars)).float()
+        alpha_bars, one_minus = alpha_bar_terms(self)
+        snr = (alpha_bars[1:] / one_minus[1:]).float()
         return snr if t is None else snr[check_timesteps(self, t).cpu()]
 
     def to(self, device) -> "NoiseSchedule":
@@ -140,8 +144,8 @@ def batch_timesteps(t, batch_size: int, device) -> torch.Tensor:
 
 def extract(values: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """values[t] for each sample, shaped (B, 1, ..., 1) to broadcast against x."""
-    out = values.to(x.device)[t.to(x.device)]                     # (B,)
-    return out.reshape(-1, *([1] * (x.ndim - 1))).to(x.dtype)     # (B, 1, ..., 1)
+    out = values[t.cpu()].to(device=x.device, dtype=x.dtype)     # (B,), float64 stays on the CPU
+    return out.reshape(-1, *([1] * (x.ndim - 1)))                 # (B, 1, ..., 1)
 
 
 def _check_batch(schedule: NoiseSchedule, x_name: str, x, t, other_name: str, other) -> None:
@@ -196,21 +200,31 @@ def eps_from_velocity(schedule: NoiseSchedule, x_t: torch.Tensor, t: torch.Tenso
     return (1.0 - alpha_bar).sqrt() * x_t + alpha_bar.sqrt() * v
 
 
+def alpha_bar_terms(schedule: NoiseSchedule) -> tuple[torch.Tensor, torch.Tensor]:
+    """alpha_bar and 1 - alpha_bar in float64 for steps -1, 0, ..., T-1 (index t + 1), with
+    alpha_bar_{-1} = 1. Computed from the betas via log1p/expm1, so that 1 - alpha_bar keeps its
+    precision at small t, where it is a difference of two numbers close to 1."""
+    log_alpha_bars = torch.cumsum(torch.log1p(-schedule.betas.double()), dim=0)
+    log_alpha_bars = torch.cat([log_alpha_bars.new_zeros(1), log_alpha_bars])     # (T+1,)
+    return log_alpha_bars.exp(), -torch.expm1(log_alpha_bars)
+
+
 def posterior_mean_variance(schedule: NoiseSchedule, x0: torch.Tensor, x_t: torch.Tensor,
                             t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and variance of q(x_{t-1} | x_t, x_0) (Ho et al. 2020, eqs. 6–7). At t = 0 the
     "previous" state is x_0 itself: the mean is x0 and the variance 0. Chapter 2."""
     _check_batch(schedule, "x0", x0, t, "x_t", x_t)
-    alpha_bar = extract(schedule.alpha_bars, t, x_t)
-    alpha_bar_prev = extract(prev_alpha_bars(schedule), t, x_t)
-    beta = extract(schedule.betas, t, x_t)
-    alpha = extract(schedule.alphas, t, x_t)
-    coef_x0 = alpha_bar_prev.sqrt() * beta / (1.0 - alpha_bar)
-    coef_xt = alpha.sqrt() * (1.0 - alpha_bar_prev) / (1.0 - alpha_bar)
-    variance = beta * (1.0 - alpha_bar_prev) / (1.0 - alpha_bar)   # beta-tilde_t
-    return coef_x0 * x0 + coef_xt * x_t, variance.expand_as(x_t)
+    # 1. the coefficients of eq. 7 for every step, in float64
+    alpha_bars, one_minus = alpha_bar_terms(schedule)                  # index t + 1 is step t
+    betas, alphas = schedule.betas.double(), schedule.alphas.double()
+    coef_x0 = alpha_bars[:-1].sqrt() * betas / one_minus[1:]
+    coef_xt = alphas.sqrt() * one_minus[:-1] / one_minus[1:]
+    beta_tilde = betas * one_minus[:-1] / one_minus[1:]
+    # 2. pick each sample's step and combine
+    coef_x0, coef_xt, beta_tilde = (extract(v, t, x_t) for v in (coef_x0, coef_xt, beta_tilde))
+    return coef_x0 * x0 + coef_xt * x_t, beta_tilde.expand_as(x_t)
 
 
 def prev_alpha_bars(schedule: NoiseSchedule) -> torch.Tensor:
     """alpha_bar_{t-1} for each t, with alpha_bar_{-1} = 1 (no noise before the first step)."""
-    return torch.cat([schedule.alpha_bars.new_ones(1), schedule.alpha_bars[:-1]])
+    return alpha_bar_terms(schedule)[0][:-1].float()

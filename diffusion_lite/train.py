@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ._validate import check_positive_int
+from ._validate import check_choice, check_positive_int
 
 
 def pick_device() -> torch.device:
@@ -61,17 +61,21 @@ def _draw_batch(data, batch_size: int, generator, device):
 
 
 def train(model: torch.nn.Module, loss_fn: Callable, data, *, steps: int, batch_size: int = 256,
-          lr: float = 1e-3, ema: EMA | None = None, grad_clip: float | None = 1.0,
+          lr: float = 1e-3, lr_decay: str = "none", ema: EMA | None = None,
+          grad_clip: float | None = 1.0,
           generator: torch.Generator | None = None, progress: bool = True) -> list[float]:
     """Train ``model`` for ``steps`` Adam steps on random batches of ``data`` (a tensor, or a
     tuple of tensors sharing their first dimension) and return the loss of every step.
 
-    ``loss_fn(model, batch)`` returns a scalar. Chapters 2 and 5.
+    ``loss_fn(model, batch)`` returns a scalar. ``lr_decay="cosine"`` anneals the learning rate
+    to zero over the run (Loshchilov & Hutter 2017), which helps short runs settle. Chapters 2, 5.
     """
     check_positive_int("steps", steps)
     check_positive_int("batch_size", batch_size)
+    check_choice("lr_decay", lr_decay, {"none", "cosine"})
     device = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if lr_decay == "cosine" else None
     losses = []
     model.train()
     bar = tqdm(range(steps), desc="train", disable=not progress)
@@ -84,6 +88,8 @@ def train(model: torch.nn.Module, loss_fn: Callable, data, *, steps: int, batch_
         if grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
+        if decay is not None:
+            decay.step()
         if ema is not None:
             ema.update(model)
         losses.append(loss.item())

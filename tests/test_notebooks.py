@@ -1,0 +1,97 @@
+"""Notebook hygiene: stored without outputs, setup cell first, known kernel, one repository URL,
+exercises with solutions and checkers, every chapter in the table of contents."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPOSITORY = CONFIG["repository"]["url"]
+
+
+def _load(path):
+    return json.loads(path.read_text())
+
+
+def _source(cell):
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def test_there_are_chapters():
+    assert [p.stem[:2] for p in CHAPTERS] == ["01", "02", "03"][:len(CHAPTERS)]
+    assert len(CHAPTERS) >= 3
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_stored_outputs(path):
+    for cell in _code_cells(_load(path)):
+        assert cell.get("outputs") == [], f"{path.name}: a code cell has stored outputs"
+        assert cell.get("execution_count") is None, f"{path.name}: a code cell has an execution count"
+    assert "widgets" not in _load(path)["metadata"], f"{path.name}: stored widget state"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_known_kernel(path):
+    assert _load(path)["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_setup_cell_first(path):
+    setup = _source(_code_cells(_load(path))[0])
+    assert setup.startswith("# Setup")
+    assert f'REPOSITORY = "{REPOSITORY}"' in setup, "setup cell and _config.yml disagree on the URL"
+    for needed in ("google.colab", "import diffusion_lite as dl", "dl.pick_device()",
+                   "dl.seed_everything("):
+        assert needed in setup, f"{path.name}: setup cell lacks {needed!r}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_exercises_have_solutions_and_checkers(path):
+    nb = _load(path)
+    markdown = "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+    code = "\n".join(_source(c) for c in _code_cells(nb))
+    assert 2 <= markdown.count("```{exercise}") <= 4
+    assert code.count("### BEGIN SOLUTION") == code.count("### END SOLUTION") >= 1
+    assert re.search(r"dl\.checks\.check_\w+\(", code), f"{path.name}: no checker is called"
+    assert markdown.startswith("# ") and "## Summary" in markdown and "## What's next" in markdown
+    assert "## Exercises" in markdown
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_hidden_fast_mode(path):
+    code = "\n".join(_source(c) for c in _code_cells(_load(path)))
+    assert "NBVAL_SKIP" not in code and "os.environ" not in code
+
+
+def test_readme_badges_use_the_configured_repository():
+    readme = (ROOT / "README.md").read_text()
+    slug = REPOSITORY.removeprefix("https://github.com/")
+    badges = re.findall(r"https://colab\.research\.google\.com/github/([^)\s]+)", readme)
+    assert len(badges) == len(CHAPTERS)
+    for path, badge in zip(CHAPTERS, badges):
+        assert badge == f"{slug}/blob/{CONFIG['repository']['branch']}/notebooks/{path.name}"
+
+
+def test_every_chapter_is_in_the_table_of_contents():
+    toc = (ROOT / "_toc.yml").read_text()
+    for path in CHAPTERS:
+        assert f"notebooks/{path.stem}" in toc
+
+
+def test_citations_exist_in_the_bibliography():
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    texts = [p.read_text() for p in CHAPTERS] + [p.read_text() for p in (ROOT / "book").glob("*.md")]
+    cited = {k.strip() for t in texts for group in re.findall(r"\{cite:?\w*\}`([^`]+)`", t)
+             for k in group.split(",")}
+    assert cited, "no citations found"
+    assert cited <= keys, f"cited but not in references.bib: {sorted(cited - keys)}"

@@ -1,0 +1,69 @@
+"""`make student`: solutions removed, everything else intact; a student copy runs up to its
+first exercise."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from diffusion_lite.student import strip_solutions, student_notebook, write_student_copies
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_strip_solutions_keeps_indentation_and_surroundings():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n    ### END SOLUTION\n\ncheck(f)\n"
+    assert strip_solutions(source) == (
+        'def f(x):\n    raise NotImplementedError("your code here")\n\ncheck(f)\n')
+
+
+def test_unbalanced_markers_are_an_error():
+    with pytest.raises(ValueError, match="source: expected matching"):
+        strip_solutions("### BEGIN SOLUTION\nx = 1\n")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_student_copy_removes_every_solution_and_nothing_else(path):
+    original = json.loads(path.read_text())
+    copy = student_notebook(original)
+    assert len(copy["cells"]) == len(original["cells"])
+    for before, after in zip(original["cells"], copy["cells"]):
+        text_before, text_after = "".join(before["source"]), "".join(after["source"])
+        if "### BEGIN SOLUTION" in text_before:
+            assert "### BEGIN SOLUTION" not in text_after
+            assert "raise NotImplementedError" in text_after
+        else:
+            assert text_before == text_after
+
+
+def test_write_student_copies_never_overwrites_silently(tmp_path):
+    written = write_student_copies(ROOT / "notebooks", tmp_path)
+    assert [p.name for p in written] == [p.name for p in CHAPTERS]
+    (tmp_path / CHAPTERS[0].name).write_text("a student's work")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        write_student_copies(ROOT / "notebooks", tmp_path)
+    assert (tmp_path / CHAPTERS[0].name).read_text() == "a student's work"
+
+
+def test_student_copy_runs_up_to_its_first_exercise(tmp_path):
+    """Execute chapter 1's student copy: the first error must be the first exercise's
+    NotImplementedError, so every cell before it ran."""
+    copy = student_notebook(json.loads(CHAPTERS[0].read_text()))
+    nb = nbformat.reads(json.dumps(copy), as_version=4)
+    first_exercise = next(i for i, c in enumerate(nb.cells)
+                          if c.cell_type == "code" and "raise NotImplementedError" in c.source)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT / "notebooks")}})
+    with pytest.raises(CellExecutionError, match="NotImplementedError"):
+        client.execute()
+    executed = [i for i, c in enumerate(nb.cells)
+                if c.cell_type == "code" and c.get("execution_count") is not None]
+    calls_exercise = next(i for i, c in enumerate(nb.cells) if i > first_exercise
+                          and c.cell_type == "code" and "dl.checks." in c.source)
+    assert max(executed) == calls_exercise
+    assert all(c.get("execution_count") is not None for i, c in enumerate(nb.cells)
+               if c.cell_type == "code" and i < first_exercise)
