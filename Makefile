@@ -32,9 +32,13 @@ test: unit nbval book-check
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
 
+# nbval runs on copies of the chapters that carry the reference outputs of the cells marked
+# NBVAL_CHECK_OUTPUT (tests/nbval_references.json); the stored chapters have no outputs.
 nbval: $(STAMP)
+	rm -rf _build/nbval
+	$(BIN)/python tests/nbval_references.py inject _build/nbval $(CHAPTERS)
 	$(BIN)/python -m pytest -p no:randomly --nbval-lax --nbval-current-env \
-	    --nbval-sanitize-with tests/nbval_sanitize.cfg $(CHAPTERS)
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg _build/nbval
 
 # The book built with execution off: broken references, citations or TOC entries fail.
 book-check: $(STAMP)
@@ -45,9 +49,10 @@ book-check: $(STAMP)
 	$(BIN)/jupyter-book build . --config _build/config-structure.yml \
 	    --path-output _build/structure -W -n --keep-going --all -q
 
-## execute: run chapters in place (NB=notebooks/01_forward_process.ipynb for one) and time them
+## execute: run chapters (NB=notebooks/01_forward_process.ipynb for one), time them and refresh
+## the reference outputs of cells marked NBVAL_CHECK_OUTPUT
 execute: $(STAMP)
-	$(BIN)/python benchmarks/chapter_times.py $(NB)
+	$(BIN)/python benchmarks/chapter_times.py --refresh $(NB)
 
 ## student: copies of the chapters with solutions removed, for a class
 student: $(STAMP)

@@ -1,14 +1,17 @@
 """Execute chapter notebooks on a fresh kernel and print the seconds each took.
 
-    python benchmarks/chapter_times.py notebooks/0*.ipynb
+    python benchmarks/chapter_times.py notebooks/0*.ipynb            # time only
+    python benchmarks/chapter_times.py --refresh notebooks/01_*.ipynb  # and refresh references
 
-Outputs are discarded: the stored notebooks stay without outputs.
+The notebooks themselves are never written. ``--refresh`` records the outputs of cells marked
+``# NBVAL_CHECK_OUTPUT`` in ``tests/nbval_references.json``, the references nbval compares against.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -16,28 +19,42 @@ import nbformat
 import torch
 from nbclient import NotebookClient
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import nbval_references  # noqa: E402
 
-def run(path: Path) -> float:
+
+def execute(path: Path) -> tuple[nbformat.NotebookNode, float]:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=1200, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
-    return time.perf_counter() - start
+    return nb, time.perf_counter() - start
+
+
+def refresh_references(path: Path, executed: nbformat.NotebookNode) -> int:
+    """Record the outputs of the marked cells of an executed chapter as nbval references."""
+    marked = nbval_references.marked_cells(executed)
+    nbval_references.store(path.name, {c.source: [dict(o) for o in c.outputs] for c in marked})
+    return len(marked)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--refresh", action="store_true",
+                        help="record the outputs of cells marked NBVAL_CHECK_OUTPUT as references")
     args = parser.parse_args()
     device = "cuda: " + torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {device}")
+    print(f"# {platform.machine()}, {torch.get_num_threads()} torch threads, "
+          f"torch {torch.__version__}, {device}")
     print(f"{'chapter':32s} {'seconds':>8s}")
     total = 0.0
     for path in args.notebooks:
-        seconds = run(path)
+        executed, seconds = execute(path)
         total += seconds
-        print(f"{path.stem:32s} {seconds:8.1f}", flush=True)
+        note = f"  ({refresh_references(path, executed)} reference outputs stored)" if args.refresh else ""
+        print(f"{path.stem:32s} {seconds:8.1f}{note}", flush=True)
     print(f"{'total':32s} {total:8.1f}")
 
 

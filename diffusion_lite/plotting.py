@@ -34,8 +34,8 @@ def show_images(images: torch.Tensor, *, nrow: int = 1, title: str | None = None
     if ax is None:
         aspect = grid.shape[1] / grid.shape[0]
         _, ax = plt.subplots(figsize=(figsize_per_row * nrow * aspect, figsize_per_row * nrow))
-    ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1,
-              interpolation="nearest")
+    grid = grid.squeeze(-1) if grid.shape[-1] == 1 else grid
+    ax.imshow(grid.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title)
@@ -48,7 +48,7 @@ def plot_points(points: torch.Tensor, *, ax=None, title: str | None = None, lim:
     check_tensor("points", points, ndim=2, finite=False)
     if ax is None:
         _, ax = plt.subplots(figsize=(3.2, 3.2))
-    points = points.detach().float().cpu()
+    points = points.detach().float().cpu().numpy()
     ax.scatter(points[:, 0], points[:, 1], s=size, alpha=alpha, **kwargs)
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
     if title:
@@ -61,9 +61,9 @@ def plot_schedule(schedules: dict, *, axes=None):
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     for name, schedule in schedules.items():
-        t = torch.arange(schedule.num_steps)
-        axes[0].plot(t, schedule.alpha_bars, label=name)
-        axes[1].plot(t, schedule.snr().log(), label=name)
+        t = torch.arange(schedule.num_steps).numpy()
+        axes[0].plot(t, schedule.alpha_bars.numpy(), label=name)
+        axes[1].plot(t, schedule.snr().log().numpy(), label=name)
     axes[0].set(xlabel="step $t$", ylabel=r"$\bar\alpha_t$", title="signal kept")
     axes[1].set(xlabel="step $t$", ylabel=r"$\log \mathrm{SNR}(t)$", title="log signal-to-noise ratio")
     for ax in axes:
@@ -79,7 +79,7 @@ def animate_points(trajectory: torch.Tensor, *, num_frames: int = 30, lim: float
     check_tensor("trajectory", trajectory, ndim=3, finite=False)
     index = torch.linspace(0, len(trajectory) - 1, min(num_frames, len(trajectory))).round().long()
     fig, ax = plt.subplots(figsize=(3.2, 3.2))
-    scatter = ax.scatter(*trajectory[0].T.cpu(), s=2, alpha=0.5)
+    scatter = ax.scatter(*trajectory[0].T.cpu().numpy(), s=2, alpha=0.5)
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
 
     def draw(frame: int):
@@ -97,11 +97,11 @@ def animate_images(frames: torch.Tensor, *, labels: list[str] | None = None,
     """Animate a (S, C, H, W) sequence of images in [-1, 1], one per frame."""
     check_tensor("frames", frames, ndim=4, finite=False)
     fig, ax = plt.subplots(figsize=(size, size))
-    image = ax.imshow(_image_grid(frames[:1], 1).squeeze(-1), cmap="gray", vmin=0, vmax=1)
+    image = ax.imshow(_image_grid(frames[:1], 1).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
     ax.set_axis_off()
 
     def draw(i: int):
-        image.set_data(_image_grid(frames[i:i + 1], 1).squeeze(-1))
+        image.set_data(_image_grid(frames[i:i + 1], 1).squeeze(-1).numpy())
         ax.set_title(labels[i] if labels else f"frame {i}")
         return (image,)
 

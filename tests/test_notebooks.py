@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import nbval_references
 import pytest
 import yaml
 
@@ -95,3 +96,17 @@ def test_citations_exist_in_the_bibliography():
              for k in group.split(",")}
     assert cited, "no citations found"
     assert cited <= keys, f"cited but not in references.bib: {sorted(cited - keys)}"
+
+
+def test_checked_cells_have_current_reference_outputs():
+    """Cells marked NBVAL_CHECK_OUTPUT have a recorded reference for their exact source, and no
+    stale references remain (make execute records them)."""
+    references = nbval_references.load()
+    marked_total = 0
+    for path in CHAPTERS:
+        keys = {nbval_references.cell_key(_source(c)) for c in nbval_references.marked_cells(_load(path))}
+        marked_total += len(keys)
+        assert keys == set(references.get(path.name, {})), f"{path.name}: run make execute NB={path}"
+        assert all(references[path.name][k] for k in keys), f"{path.name}: an empty reference"
+    assert marked_total >= 1
+    assert set(references) <= {p.name for p in CHAPTERS}
