@@ -20,7 +20,7 @@ import torch
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import nbval_references  # noqa: E402
+import nbval_references
 
 
 def execute(path: Path) -> tuple[nbformat.NotebookNode, float]:

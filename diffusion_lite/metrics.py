@@ -6,7 +6,7 @@ samples of the same size are at a nonzero distance. ``metric_floor`` measures th
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -72,7 +72,7 @@ class NoiseSchedule:
     alpha_bars: torch.Tensor  # (T,) cumulative product of alphas: signal kept after step t
 
     @classmethod
-    def from_betas(cls, betas: torch.Tensor) -> "NoiseSchedule":
+    def from_betas(cls, betas: torch.Tensor) -> NoiseSchedule:
         """Build a schedule from any 1-D tensor of betas in (0, 1)."""
         check_tensor("betas", betas, ndim=1)
         betas64 = betas.detach().to(torch.float64)
@@ -88,19 +88,19 @@ class NoiseSchedule:
         return cls(betas64.float(), alphas.float(), alpha_bars.float())
 
     @classmethod
-    def linear(cls, num_steps: int = 1000, **kwargs) -> "NoiseSchedule":
+    def linear(cls, num_steps: int = 1000, **kwargs) -> NoiseSchedule:
         return cls.from_betas(linear_betas(num_steps, **kwargs))
 
     @classmethod
-    def cosine(cls, num_steps: int = 1000, **kwargs) -> "NoiseSchedule":
+    def cosine(cls, num_steps: int = 1000, **kwargs) -> NoiseSchedule:
         return cls.from_betas(cosine_betas(num_steps, **kwargs))
 
     @classmethod
-    def sigmoid(cls, num_steps: int = 1000, **kwargs) -> "NoiseSchedule":
+    def sigmoid(cls, num_steps: int = 1000, **kwargs) -> NoiseSchedule:
         return cls.from_betas(sigmoid_betas(num_steps, **kwargs))
 
     @classmethod
-    def from_name(cls, name: str, num_steps: int = 1000, **kwargs) -> "NoiseSchedule":
+    def from_name(cls, name: str, num_steps: int = 1000, **kwargs) -> NoiseSchedule:
         """``"linear"``, ``"cosine"`` or ``"sigmoid"``."""
         check_choice("name", name, SCHEDULE_NAMES)
         return cls.from_betas(SCHEDULE_NAMES[name](num_steps, **kwargs))
@@ -115,7 +115,7 @@ class NoiseSchedule:
         snr = (alpha_bars[1:] / one_minus[1:]).float()
         return snr if t is None else snr[check_timesteps(self, t).cpu()]
 
-    def to(self, device) -> "NoiseSchedule":
+    def to(self, device) -> NoiseSchedule:
         return NoiseSchedule(self.betas.to(device), self.alphas.to(device), self.alpha_bars.to(device))
 
 # ----------------------------------------------------------------------------- helpers

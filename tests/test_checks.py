@@ -2,7 +2,6 @@
 with a message that says what is wrong."""
 
 import pytest
-import torch
 
 from diffusion_lite import checks
 from diffusion_lite.schedules import add_noise

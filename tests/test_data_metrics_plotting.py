@@ -25,7 +25,7 @@ def test_eight_gaussians_sit_on_their_centres():
 
 def test_digits_range_shape_labels_and_split():
     train_x, train_y = data.digits("train")
-    test_x, test_y = data.digits("test")
+    test_x, _ = data.digits("test")
     all_x, _ = data.digits("all")
     assert train_x.shape == (1500, 1, 8, 8) and test_x.shape == (297, 1, 8, 8)
     assert all_x.shape == (1797, 1, 8, 8)
