@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from .losses import epsilon_loss
+from .nn import timestep_embedding
 from .schedules import NoiseSchedule, add_noise, extract, predict_x0
 
 
@@ -21,17 +22,18 @@ def _close(a, b, atol: float = 1e-5) -> bool:
     return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, atol=atol)
 
 
-def _diagnose(name: str, answer, reference: torch.Tensor, mistakes: dict[str, torch.Tensor]) -> None:
-    """Raise ExerciseError naming the mistake ``answer`` matches, if it is wrong."""
+def _diagnose(name: str, answer, reference: torch.Tensor, mistakes: dict[str, torch.Tensor],
+              atol: float = 1e-5) -> None:
+    """Raise ExerciseError naming the mistake ``answer`` matches, if it is wrong (beyond ``atol``)."""
     if not isinstance(answer, torch.Tensor):
         raise ExerciseError(f"{name}: expected a torch.Tensor, got {type(answer).__name__}")
     if answer.shape != reference.shape:
         raise ExerciseError(f"{name}: expected shape {tuple(reference.shape)}, got "
                             f"{tuple(answer.shape)}. Check how per-sample values broadcast.")
-    if _close(answer, reference):
+    if _close(answer, reference, atol):
         return
     for hint, wrong in mistakes.items():
-        if _close(answer, wrong):
+        if _close(answer, wrong, atol):
             raise ExerciseError(f"{name}: not yet. {hint}")
     error = (answer - reference).abs().max().item()
     raise ExerciseError(f"{name}: not yet; the largest difference from the reference is "
@@ -39,7 +41,7 @@ def _diagnose(name: str, answer, reference: torch.Tensor, mistakes: dict[str, to
 
 
 def _passed(name: str, cases: int) -> None:
-    print(f"✅ {name}: correct on {cases} random cases.")
+    print(f"✅ {name}: correct on all {cases} test cases.")
 
 
 def check_add_noise(fn, cases: int = 5) -> None:
@@ -128,3 +130,50 @@ def check_ddpm_step(fn, cases: int = 5) -> None:
                 predict_x0(schedule, x_t, tt, eps),
         })
     return _passed("check_ddpm_step", min(cases, 5))
+
+
+def check_timestep_embedding(fn, cases: int = 4) -> None:
+    """Chapter 4. ``fn(t, dim)`` must return the (B, dim) sinusoidal embedding: sines of
+    t · 10000^(-i / (dim/2)) for i = 0 … dim/2 - 1, followed by the cosines of the same."""
+    g = torch.Generator().manual_seed(4)
+    for dim in [8, 16, 32, 64][:cases]:
+        t = torch.randint(0, 1000, (6,), generator=g)
+        half = dim // 2
+        log_period = torch.log(torch.tensor(10_000.0))
+        angles = t.float()[:, None] * torch.exp(-log_period * torch.arange(half) / half)[None, :]
+        wrong_angles = t.float()[:, None] * torch.exp(-log_period * torch.arange(half) / dim)[None, :]
+        _diagnose(f"check_timestep_embedding (dim={dim})", fn(t.clone(), dim),
+                  timestep_embedding(t, dim), {
+            "Sines first, then cosines: torch.cat([sin, cos], dim=1).":
+                torch.cat([torch.cos(angles), torch.sin(angles)], dim=1),
+            "Concatenate the sines and cosines; do not interleave them.":
+                torch.stack([torch.sin(angles), torch.cos(angles)], dim=2).flatten(1),
+            "The exponent is i / (dim / 2), with i counting the dim / 2 frequencies.":
+                torch.cat([torch.sin(wrong_angles), torch.cos(wrong_angles)], dim=1),
+        }, atol=1e-3)     # sin of angles up to 1000 rad: float32 rounding reaches ~1e-4
+    _passed("check_timestep_embedding", cases)
+
+
+def check_conv_output_size(fn) -> None:
+    """Chapter 4. ``fn(size, kernel, stride, padding)`` must return the side length (an int)
+    after a convolution: floor((size + 2·padding - kernel) / stride) + 1."""
+    cases = [(8, 3, 1, 1), (8, 3, 2, 1), (7, 3, 2, 1), (28, 5, 1, 0), (32, 4, 2, 1), (9, 3, 2, 0)]
+    answers = [fn(*case) for case in cases]
+    for case, answer in zip(cases, answers):
+        if not isinstance(answer, int):
+            raise ExerciseError(f"check_conv_output_size{case}: expected an int, got "
+                                f"{type(answer).__name__} {answer!r}. Round down with // .")
+    formulas = {
+        None: lambda n, k, s, p: (n + 2 * p - k) // s + 1,
+        "Count the first position of the kernel too: add 1.": lambda n, k, s, p: (n + 2 * p - k) // s,
+        "Padding is added on both sides: 2 × padding.": lambda n, k, s, p: (n + p - k) // s + 1,
+        "Divide by the stride: the kernel jumps stride pixels.": lambda n, k, s, p: n + 2 * p - k + 1,
+    }
+    for hint, formula in formulas.items():
+        if answers == [formula(*case) for case in cases]:
+            if hint is None:
+                return _passed("check_conv_output_size", len(cases))
+            raise ExerciseError(f"check_conv_output_size: not yet. {hint}")
+    case, answer = next((c, a) for c, a in zip(cases, answers) if a != formulas[None](*c))
+    raise ExerciseError(f"check_conv_output_size{case}: expected {formulas[None](*case)}, got "
+                        f"{answer}. Draw the positions of the kernel on a line of pixels.")

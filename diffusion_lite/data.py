@@ -123,3 +123,19 @@ def digits(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     elif split == "test":
         order = order[:DIGITS_TEST_SIZE]
     return images[order], labels[order]
+
+
+def mnist(split: str = "train", *, root=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST as ((N, 1, 28, 28) in [-1, 1], (N,) labels), downloaded once with checksum
+    verification and cached. Needs a network connection the first time; offline, use
+    ``digits()``."""
+    from .datasets_online import load
+
+    return load("mnist", split, root=root)
+
+
+def fashion_mnist(split: str = "train", *, root=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST, as ``mnist()``."""
+    from .datasets_online import load
+
+    return load("fashion_mnist", split, root=root)

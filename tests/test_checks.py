@@ -72,3 +72,47 @@ def _step_with(noise_at_zero=False, variance_scale=False, plain_beta=False, alph
 def test_ddpm_step_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
         checks.check_ddpm_step(wrong)
+
+
+def test_chapter_4_reference_solutions_pass(capsys):
+    from diffusion_lite.nn import timestep_embedding
+    checks.check_timestep_embedding(timestep_embedding)
+    checks.check_conv_output_size(lambda size, k, s, p: (size + 2 * p - k) // s + 1)
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+def _embedding(order="sin-cos", interleave=False, divisor="half"):
+    import torch as th
+
+    def fn(t, dim):
+        half = dim // 2
+        freqs = 10_000.0 ** (-th.arange(half) / (half if divisor == "half" else dim))
+        angles = t.float()[:, None] * freqs[None, :]
+        first, second = (th.sin(angles), th.cos(angles))
+        if order == "cos-sin":
+            first, second = second, first
+        if interleave:
+            return th.stack([first, second], dim=2).flatten(1)
+        return th.cat([first, second], dim=1)
+    return fn
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_embedding(order="cos-sin"), "Sines first"),
+    (_embedding(interleave=True), "do not interleave"),
+    (_embedding(divisor="dim"), r"i / \(dim / 2\)"),
+])
+def test_embedding_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_timestep_embedding(wrong)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda size, k, s, p: (size + 2 * p - k) / s + 1, "expected an int"),
+    (lambda size, k, s, p: (size + 2 * p - k) // s, "add 1"),
+    (lambda size, k, s, p: (size + p - k) // s + 1, "both sides"),
+    (lambda size, k, s, p: size + 2 * p - k + 1, "Divide by the stride"),
+])
+def test_conv_size_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_conv_output_size(wrong)

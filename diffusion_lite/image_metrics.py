@@ -1,0 +1,109 @@
+"""Sample-quality metrics for digit images (chapters 5–7): a small classifier whose features
+give a Fréchet distance ("FD"), precision and recall on k-NN manifolds, and class histograms.
+
+Each is read beside its floor: the same metric between the digits' train and test splits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._validate import check_positive_int, check_tensor
+
+CLASSIFIER_PATH = Path(__file__).parent / "zoo" / "digits_classifier.pt"
+
+
+class DigitsClassifier(nn.Module):
+    """A small CNN for 8×8 digits. ``features`` returns the 128-d penultimate activations
+    used by the Fréchet distance (as FID uses Inception's, Heusel et al. 2017)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),                   # (B, 32, 8, 8)
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),        # (B, 64, 4, 4)
+            nn.Flatten(), nn.Linear(64 * 16, 128), nn.ReLU())            # (B, 128)
+        self.head = nn.Linear(128, 10)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.conv(images)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images))                         # logits (B, 10)
+
+
+def train_digits_classifier(*, epochs: int = 40, seed: int = 0, progress: bool = False) -> DigitsClassifier:
+    """The recipe of the shipped classifier: Adam, random 1-pixel shifts, digits' train split."""
+    from .data import digits
+
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    images, labels = digits("train")
+    model = DigitsClassifier()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(images), generator=generator).split(128):
+            shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
+            x = torch.roll(images[batch], shifts=shift, dims=(2, 3))
+            loss = F.cross_entropy(model(x), labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return model.eval()
+
+
+def digits_classifier() -> DigitsClassifier:
+    """The shipped classifier (≥ 97% on the digits' test split), loaded with weights_only."""
+    model = DigitsClassifier()
+    model.load_state_dict(torch.load(CLASSIFIER_PATH, map_location="cpu", weights_only=True))
+    return model.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def digit_features(images: torch.Tensor, classifier: DigitsClassifier | None = None) -> torch.Tensor:
+    """128-d classifier features of (B, 1, 8, 8) images in [-1, 1]."""
+    check_tensor("images", images, ndim=4)
+    classifier = classifier or digits_classifier()
+    return classifier.features(images.float().cpu().clamp(-1, 1))
+
+
+def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
+    """||mu_a - mu_b||² + Tr(S_a + S_b - 2 (S_a S_b)^{1/2}) between Gaussians fitted to two
+    feature sets (Heusel et al. 2017, eq. 6), computed in float64."""
+    check_tensor("features_a", features_a, ndim=2)
+    check_tensor("features_b", features_b, ndim=2)
+    a, b = features_a.double(), features_b.double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    # Tr (S_a S_b)^{1/2} = sum of sqrt eigenvalues of S_a^{1/2} S_b S_a^{1/2} (symmetric PSD)
+    vals, vecs = torch.linalg.eigh(cov_a)
+    sqrt_a = vecs @ torch.diag(vals.clamp(min=0).sqrt()) @ vecs.T
+    cross = torch.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a).clamp(min=0).sqrt().sum()
+    return ((mu_a - mu_b) ** 2).sum().item() + (cov_a.trace() + cov_b.trace() - 2 * cross).item()
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, *, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019): the share of fake samples
+    inside the real k-NN manifold, and of real samples inside the fake one."""
+    check_positive_int("k", k)
+
+    def inside(support: torch.Tensor, queries: torch.Tensor) -> float:
+        radii = torch.cdist(support, support).kthvalue(k + 1, dim=1).values     # k-th neighbour
+        return (torch.cdist(queries, support) <= radii[None, :]).any(dim=1).float().mean().item()
+
+    real, fake = real.double(), fake.double()
+    return inside(real, fake), inside(fake, real)
+
+
+def class_histogram(labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """The share of each class among ``labels``. (num_classes,)"""
+    return torch.bincount(labels.cpu(), minlength=num_classes).float() / len(labels)
+
+
+def total_variation(p: torch.Tensor, q: torch.Tensor) -> float:
+    """Half the L1 distance between two histograms: 0 equal, 1 disjoint."""
+    return 0.5 * (p - q).abs().sum().item()

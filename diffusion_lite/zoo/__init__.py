@@ -1,0 +1,137 @@
+"""The model zoo: small pretrained checkpoints shipped inside the package, each with the exact
+recipe that made it. Later chapters load these instead of retraining (chapter 5 trains its own).
+
+    model, schedule = zoo.load("digits_unet")            # offline, weights_only=True
+    python -m diffusion_lite.zoo train digits_unet       # reproduce it (minutes on a CPU)
+    python -m diffusion_lite.zoo list
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..data import digits
+from ..losses import epsilon_loss
+from ..schedules import NoiseSchedule
+from ..train import EMA, seed_everything, train
+from ..unet import UNet, UNetConfig
+
+HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything needed to reproduce one checkpoint."""
+
+    config: UNetConfig          # the network
+    schedule: str               # noise schedule name
+    num_steps: int              # T
+    train_steps: int            # optimiser steps
+    batch_size: int             # images per step
+    lr: float                   # Adam learning rate, decayed to 0 along a cosine
+    ema_decay: float            # the shipped weights are the moving average
+    label_dropout: float = 0.0  # share of labels replaced by "no class" (classifier-free guidance)
+    seed: int = 0               # seeds every random draw
+    fd_bar: float = 1.5         # quality bar: FD to the test digits within this × the floor
+
+
+RECIPES = {
+    "digits_unet": Recipe(UNetConfig(base_channels=16), "cosine", 1000, train_steps=8000,
+                          batch_size=128, lr=2e-3, ema_decay=0.999),
+    "digits_unet_cond": Recipe(UNetConfig(base_channels=16, num_classes=10), "cosine", 1000,
+                               train_steps=8000, batch_size=128, lr=2e-3, ema_decay=0.999,
+                               label_dropout=0.1),
+}
+
+
+def _recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"name: expected one of {sorted(RECIPES)}, got {name!r}")
+    return RECIPES[name]
+
+
+def path(name: str) -> Path:
+    _recipe(name)
+    return HERE / f"{name}.pt"
+
+
+def drop_labels(labels: torch.Tensor, p: float, null_class: int,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Replace each label by ``null_class`` with probability ``p`` (Ho & Salimans 2021)."""
+    drop = torch.rand(labels.shape, generator=generator) < p
+    return torch.where(drop.to(labels.device), torch.full_like(labels, null_class), labels)
+
+
+def train_recipe(name: str, *, progress: bool = True) -> UNet:
+    """Train the model of recipe ``name`` from scratch and return its EMA weights."""
+    recipe = _recipe(name)
+    generator = seed_everything(recipe.seed)
+    schedule = NoiseSchedule.from_name(recipe.schedule, recipe.num_steps)
+    model = UNet(recipe.config)
+    ema = EMA(model, recipe.ema_decay)
+    images, labels = digits("train")
+    num_classes = recipe.config.num_classes
+
+    def loss_fn(m, batch):
+        x0, y = batch
+        cond = drop_labels(y, recipe.label_dropout, num_classes, generator) if num_classes else None
+        return epsilon_loss(m, schedule, x0, cond=cond, generator=generator)
+
+    train(model, loss_fn, (images, labels), steps=recipe.train_steps,
+          batch_size=recipe.batch_size, lr=recipe.lr, lr_decay="cosine", ema=ema,
+          generator=generator, progress=progress)
+    return ema.model
+
+
+def save(name: str, model: UNet, *, to: Path | None = None, overwrite: bool = False) -> Path:
+    """Write the weights (float16, to stay small) and the recipe. Refuses to overwrite."""
+    target = Path(to) if to is not None else path(name)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"to: {target} exists; pass overwrite=True (--overwrite) to replace it")
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    recipe = dataclasses.asdict(_recipe(name))
+    recipe["config"] = dataclasses.asdict(_recipe(name).config)
+    torch.save({"state_dict": state, "recipe": recipe}, target)
+    return target
+
+
+def load(name: str, *, device=None) -> tuple[UNet, NoiseSchedule]:
+    """The shipped model ``name`` (in eval mode) and its noise schedule; no download, and
+    ``weights_only=True`` so that no code runs from the file."""
+    recipe = _recipe(name)
+    if not path(name).exists():
+        raise FileNotFoundError(f"name: no checkpoint for {name!r} at {path(name)}; "
+                                f"train it with `python -m diffusion_lite.zoo train {name}`")
+    checkpoint = torch.load(path(name), map_location="cpu", weights_only=True)
+    model = UNet(recipe.config)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                           for k, v in checkpoint["state_dict"].items()})
+    schedule = NoiseSchedule.from_name(recipe.schedule, recipe.num_steps)
+    return model.eval().requires_grad_(False).to(device or "cpu"), schedule
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="The diffusion_lite model zoo.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the recipes and whether a checkpoint ships")
+    trainer = sub.add_parser("train", help="reproduce a checkpoint from its recipe")
+    trainer.add_argument("name", choices=sorted(RECIPES))
+    trainer.add_argument("--to", type=Path, help="where to write (default: the package's copy)")
+    trainer.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for name, recipe in RECIPES.items():
+            status = "shipped" if path(name).exists() else "not trained"
+            print(f"{name:20s} {status:12s} {recipe}")
+        return
+    model = train_recipe(args.name)
+    print(f"wrote {save(args.name, model, to=args.to, overwrite=args.overwrite)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""MNIST loaders (offline-safe), the digits classifier and the image metrics."""
+
+import gzip
+import hashlib
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from diffusion_lite import datasets_online, image_metrics
+from diffusion_lite.data import digits
+
+
+def _idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path, monkeypatch):
+    """A 5-image MNIST in IDX files, registered under a fake source with its real checksums."""
+    images = np.arange(5 * 28 * 28).reshape(5, 28, 28) % 256
+    labels = np.array([3, 1, 4, 1, 5])
+    files = {}
+    for prefix in ("train", "t10k"):
+        for kind, array in (("images", images), ("labels", labels)):
+            name = f"{prefix}-{kind}-idx{array.ndim}-ubyte.gz"
+            data = gzip.compress(_idx_bytes(array))
+            (tmp_path / "tiny").mkdir(exist_ok=True)
+            (tmp_path / "tiny" / name).write_bytes(data)
+            files[name] = ("sha256", hashlib.sha256(data).hexdigest())
+    monkeypatch.setitem(datasets_online.SOURCES, "tiny", ("http://127.0.0.1:9/", files))
+    return tmp_path, images, labels
+
+
+def test_idx_files_parse(tiny_mnist):
+    root, images, labels = tiny_mnist
+    x, y = datasets_online.load("tiny", "train", root=root)
+    assert x.shape == (5, 1, 28, 28) and x.min() >= -1 and x.max() <= 1
+    assert torch.equal(y, torch.from_numpy(labels))
+    assert torch.allclose((x[:, 0] + 1) * 127.5, torch.from_numpy(images).float(), atol=1e-3)
+
+
+def test_a_bad_checksum_is_rejected(tiny_mnist):
+    root, _, _ = tiny_mnist
+    path = root / "tiny" / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes() + b"tampered")
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        datasets_online.load("tiny", "test", root=root)
+
+
+def test_offline_download_points_to_digits(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable")
+    monkeypatch.setattr(datasets_online.urllib.request, "urlretrieve", refuse)
+    with pytest.raises(RuntimeError, match=r"offline.*digits\(\)"):
+        datasets_online.load("mnist", "train", root=tmp_path)
+    assert not list((tmp_path / "mnist").glob("*"))     # no partial file is left behind
+
+
+def test_read_idx_rejects_garbage():
+    with pytest.raises(ValueError, match="expected an IDX file"):
+        datasets_online.read_idx(b"not an idx file")
+
+
+def test_shipped_classifier_is_accurate():
+    x, y = digits("test")
+    accuracy = (image_metrics.digits_classifier()(x).argmax(1) == y).float().mean().item()
+    assert accuracy >= 0.97
+
+
+def test_frechet_distance_properties():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(2000, 4, generator=g), torch.randn(2000, 4, generator=g)
+    assert abs(image_metrics.frechet_distance(a, a)) < 1e-6
+    assert image_metrics.frechet_distance(a, b) < 0.05
+    # a shift of the mean by 2 in every coordinate adds 4 per coordinate
+    assert abs(image_metrics.frechet_distance(a, b + 2) - 16) < 0.3
+    # scaling N(0, I) by 2: (2 - 1)² per coordinate
+    assert abs(image_metrics.frechet_distance(a, 2 * b) - 4) < 0.4
+
+
+def test_fd_tells_noise_from_digits():
+    train, _ = digits("train")
+    test, _ = digits("test")
+    features = image_metrics.digit_features
+    floor = image_metrics.frechet_distance(features(train[:297]), features(test))
+    noise = image_metrics.frechet_distance(features(torch.rand(297, 1, 8, 8) * 2 - 1), features(test))
+    assert noise > 10 * floor
+
+
+def test_precision_recall_and_histograms():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(500, 2, generator=g)
+    precision, recall = image_metrics.precision_recall(real, torch.randn(500, 2, generator=g))
+    assert precision > 0.9 and recall > 0.9
+    collapsed = torch.randn(500, 2, generator=g) * 0.05                 # all in one spot
+    precision, recall = image_metrics.precision_recall(real, collapsed)
+    assert precision > 0.9 and recall < 0.3
+    p = image_metrics.class_histogram(torch.tensor([0, 0, 1, 1]), 3)
+    assert torch.equal(p, torch.tensor([0.5, 0.5, 0.0]))
+    assert image_metrics.total_variation(p, torch.tensor([0.0, 0.0, 1.0])) == 1.0

@@ -1,0 +1,53 @@
+"""The model zoo: recipes, offline loading with weights_only, and each shipped checkpoint's
+quality bar (FD to the test digits within fd_bar × the floor)."""
+
+import pytest
+import torch
+
+from diffusion_lite import image_metrics, zoo
+from diffusion_lite.data import digits
+from diffusion_lite.samplers import ddim_sample
+
+SHIPPED = [name for name in zoo.RECIPES if zoo.path(name).exists()]
+
+
+def test_unknown_and_missing_names_give_clear_errors(monkeypatch, tmp_path):
+    with pytest.raises(ValueError, match="name: expected one of"):
+        zoo.load("imagenet")
+    monkeypatch.setattr(zoo, "HERE", tmp_path)
+    with pytest.raises(FileNotFoundError, match="python -m diffusion_lite.zoo train digits_unet"):
+        zoo.load("digits_unet")
+
+
+def test_save_refuses_to_overwrite(tmp_path):
+    model = zoo.UNet(zoo.RECIPES["digits_unet"].config)
+    target = zoo.save("digits_unet", model, to=tmp_path / "m.pt")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        zoo.save("digits_unet", model, to=target)
+    checkpoint = torch.load(target, weights_only=True)
+    assert checkpoint["recipe"]["config"]["base_channels"] == 16
+
+
+def test_label_dropout():
+    labels = torch.arange(10).repeat(1000)
+    dropped = zoo.drop_labels(labels, 0.1, 10, torch.Generator().manual_seed(0))
+    share = (dropped == 10).float().mean().item()
+    assert abs(share - 0.1) < 0.01
+    kept = dropped != 10
+    assert torch.equal(dropped[kept], labels[kept])
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoint_is_small_and_meets_its_bar(name):
+    assert zoo.path(name).stat().st_size <= 2 * 1024 * 1024
+    model, schedule = zoo.load(name)
+    test_images, test_labels = digits("test")
+    train_images, _ = digits("train")
+    cond = test_labels if model.config.num_classes else None
+    samples = ddim_sample(model, schedule, tuple(test_images.shape), num_steps=50, cond=cond,
+                          clip_x0=1.0, generator=torch.Generator().manual_seed(0), progress=False)
+    features = image_metrics.digit_features
+    fd = image_metrics.frechet_distance(features(samples), features(test_images))
+    floor = image_metrics.frechet_distance(features(train_images[:len(test_images)]),
+                                           features(test_images))
+    assert fd <= zoo.RECIPES[name].fd_bar * floor, f"{name}: FD {fd:.1f}, floor {floor:.1f}"
