@@ -70,6 +70,12 @@ def test_shipped_classifier_is_accurate():
     assert accuracy >= 0.97
 
 
+def test_classifier_recipe_reproduces_the_accuracy():
+    model = image_metrics.train_digits_classifier()
+    x, y = digits("test")
+    assert (model(x).argmax(1) == y).float().mean().item() >= 0.97
+
+
 def test_frechet_distance_properties():
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(2000, 4, generator=g), torch.randn(2000, 4, generator=g)

@@ -3,6 +3,7 @@ recipe that made it. Later chapters load these instead of retraining (chapter 5 
 
     model, schedule = zoo.load("digits_unet")            # offline, weights_only=True
     python -m diffusion_lite.zoo train digits_unet       # reproduce it (minutes on a CPU)
+    python -m diffusion_lite.zoo classifier              # reproduce the FD classifier (seconds)
     python -m diffusion_lite.zoo list
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ..data import digits
+from ..image_metrics import CLASSIFIER_PATH, train_digits_classifier
 from ..losses import epsilon_loss
 from ..schedules import NoiseSchedule
 from ..train import EMA, seed_everything, train
@@ -123,7 +125,16 @@ def main(argv=None) -> None:
     trainer.add_argument("name", choices=sorted(RECIPES))
     trainer.add_argument("--to", type=Path, help="where to write (default: the package's copy)")
     trainer.add_argument("--overwrite", action="store_true")
+    classifier = sub.add_parser("classifier", help="reproduce the digits classifier used by FD")
+    classifier.add_argument("--to", type=Path, default=CLASSIFIER_PATH)
+    classifier.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "classifier":
+        if args.to.exists() and not args.overwrite:
+            raise SystemExit(f"{args.to} exists; pass --overwrite to replace it")
+        torch.save(train_digits_classifier().state_dict(), args.to)
+        print(f"wrote {args.to}")
+        return
     if args.command == "list":
         for name, recipe in RECIPES.items():
             status = "shipped" if path(name).exists() else "not trained"
