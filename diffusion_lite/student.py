@@ -47,7 +47,8 @@ def write_student_copies(source_dir, target_dir, *, overwrite: bool = False) -> 
     existing = [target_dir / p.name for p in notebooks if (target_dir / p.name).exists()]
     if existing and not overwrite:
         raise FileExistsError(f"target_dir: {len(existing)} copies already exist in {target_dir} "
-                              f"(e.g. {existing[0].name}); pass --overwrite to replace them")
+                              f"(e.g. {existing[0].name}); pass --overwrite (make student "
+                              "OVERWRITE=1) to replace them")
     target_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in notebooks:
@@ -63,7 +64,11 @@ def main(argv=None) -> None:
     parser.add_argument("target_dir", help="folder for the student copies (student/)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing copies")
     args = parser.parse_args(argv)
-    for path in write_student_copies(args.source_dir, args.target_dir, overwrite=args.overwrite):
+    try:
+        written = write_student_copies(args.source_dir, args.target_dir, overwrite=args.overwrite)
+    except (FileExistsError, ValueError) as error:
+        raise SystemExit(f"make student: {error}") from None
+    for path in written:
         print(f"wrote {path}")
 
 
