@@ -1,5 +1,6 @@
 """Write student copies of the chapters: every solution between ``### BEGIN SOLUTION`` and
-``### END SOLUTION`` (nbgrader's markers) becomes ``raise NotImplementedError``.
+``### END SOLUTION`` (nbgrader's markers) becomes ``raise NotImplementedError``, and the model
+answers to written exercises (``{solution}`` blocks) are removed.
 
     python -m diffusion_lite.student notebooks student
 """
@@ -26,14 +27,24 @@ def strip_solutions(source: str) -> str:
                                    f"{m.group(2)}", source)
 
 
+_WRITTEN_ANSWER = re.compile(r"\n*```\{solution\}[^\n]*\n.*?\n```[ \t]*(?=\n|$)", re.DOTALL)
+
+
+def strip_written_answers(source: str) -> str:
+    """Remove each ```{solution} ...``` block (a model answer) from a markdown cell."""
+    return _WRITTEN_ANSWER.sub("", source)
+
+
 def student_notebook(notebook: dict) -> dict:
-    """A copy of a notebook (as JSON) with solutions stripped from its code cells."""
+    """A copy of a notebook (as JSON) with code solutions and written answers removed."""
     copy = json.loads(json.dumps(notebook))
     for cell in copy["cells"]:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         if cell["cell_type"] == "code":
-            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             cell["source"] = strip_solutions(source)
             cell["outputs"], cell["execution_count"] = [], None
+        elif cell["cell_type"] == "markdown":
+            cell["source"] = strip_written_answers(source)
     return copy
 
 

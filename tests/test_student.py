@@ -9,7 +9,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from diffusion_lite.student import strip_solutions, student_notebook, write_student_copies
+from diffusion_lite.student import (strip_solutions, strip_written_answers, student_notebook,
+                                    write_student_copies)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -26,6 +27,14 @@ def test_unbalanced_markers_are_an_error():
         strip_solutions("### BEGIN SOLUTION\nx = 1\n")
 
 
+def test_written_answers_are_removed():
+    source = ("```{exercise} Q\n:label: ex-a\n\nWhy?\n```\n\n```{solution} ex-a\n:class: dropdown\n\n"
+              "Because.\n```\n\n```{exercise} R\n:label: ex-b\n\nHow?\n```")
+    stripped = strip_written_answers(source)
+    assert "Because" not in stripped and "{solution}" not in stripped
+    assert "Why?" in stripped and "How?" in stripped
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_student_copy_removes_every_solution_and_nothing_else(path):
     original = json.loads(path.read_text())
@@ -36,6 +45,9 @@ def test_student_copy_removes_every_solution_and_nothing_else(path):
         if "### BEGIN SOLUTION" in text_before:
             assert "### BEGIN SOLUTION" not in text_after
             assert "raise NotImplementedError" in text_after
+        elif "```{solution}" in text_before:
+            assert "```{solution}" not in text_after and "```{exercise}" in text_after
+            assert len(text_after) < len(text_before)
         else:
             assert text_before == text_after
 
