@@ -43,8 +43,10 @@ class Recipe:
 
 
 RECIPES = {
+    # measured with DDIM-50, 297 samples: FD 1.50× and 1.77× the floor for seeds 0 and 1
     "digits_unet": Recipe(UNetConfig(base_channels=16), "cosine", 1000, train_steps=8000,
-                          batch_size=128, lr=2e-3, ema_decay=0.999),
+                          batch_size=128, lr=2e-3, ema_decay=0.999, fd_bar=2.0),
+    # measured likewise: 1.09× and 0.87×; the classifier agrees with the label for 98.3%
     "digits_unet_cond": Recipe(UNetConfig(base_channels=16, num_classes=10), "cosine", 1000,
                                train_steps=8000, batch_size=128, lr=2e-3, ema_decay=0.999,
                                label_dropout=0.1),
