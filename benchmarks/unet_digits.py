@@ -1,7 +1,8 @@
-"""Speed of the digits U-Net on this machine: training images per second, and the time to
-sample 256 images with DDPM (1,000 steps) and DDIM (50 steps). Prints medians of repeats.
+"""The digits U-Net of the model zoo on this machine: training images per second, the time to
+sample 256 images with DDPM (1,000 steps) and DDIM (50 steps), and the FD its DDIM samples
+reach beside the floor. Prints medians of repeats.
 
-    python benchmarks/unet_digits.py [--base-channels 32] [--repeats 3] [--ddpm-steps 1000]
+    python benchmarks/unet_digits.py [--model digits_unet] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import time
 
 import torch
 
+from diffusion_lite import image_metrics, zoo
 from diffusion_lite.data import digits
 from diffusion_lite.losses import epsilon_loss
 from diffusion_lite.samplers import ddim_sample, ddpm_sample
-from diffusion_lite.schedules import NoiseSchedule
 from diffusion_lite.train import pick_device
-from diffusion_lite.unet import UNet, UNetConfig
+from diffusion_lite.unet import UNet
 
 
 def seconds(fn, repeats: int) -> float:
@@ -33,15 +34,14 @@ def seconds(fn, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-channels", type=int, default=32)
+    parser.add_argument("--model", default="digits_unet", choices=sorted(zoo.RECIPES))
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--ddpm-steps", type=int, default=1000, help="T of the schedule")
     args = parser.parse_args()
 
     device = pick_device()
-    schedule = NoiseSchedule.cosine(args.ddpm_steps)
-    model = UNet(UNetConfig(base_channels=args.base_channels)).to(device)
+    trained, schedule = zoo.load(args.model, device=device)
+    model = UNet(trained.config).to(device)                    # a fresh copy to time training
     images, _ = digits("train")
     images = images.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -57,19 +57,29 @@ def main() -> None:
 
     train_steps(2)                                             # warm-up
     per_10 = seconds(train_steps, args.repeats)
-    model.eval()
     shape = (256, 1, 8, 8)
-    ddim = seconds(lambda: ddim_sample(model, schedule, shape, num_steps=50, progress=False),
+    ddim = seconds(lambda: ddim_sample(trained, schedule, shape, num_steps=50, progress=False),
                    args.repeats)
-    ddpm = seconds(lambda: ddpm_sample(model, schedule, shape, progress=False), 1)
+    ddpm = seconds(lambda: ddpm_sample(trained, schedule, shape, progress=False), 1)
 
-    params = sum(p.numel() for p in model.parameters())
-    print(f"# digits U-Net, base {args.base_channels} ({params:,} parameters), {device}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    # quality: FD of 297 DDIM-50 samples to the 297 test digits, beside train-vs-test
+    test_images, test_labels = digits("test")
+    cond = test_labels.to(device) if trained.config.num_classes else None
+    samples = ddim_sample(trained, schedule, tuple(test_images.shape), num_steps=50, cond=cond,
+                          clip_x0=1.0, generator=torch.Generator().manual_seed(0), progress=False)
+    features = image_metrics.digit_features
+    fd = image_metrics.frechet_distance(features(samples), features(test_images))
+    floor = image_metrics.frechet_distance(features(images[:len(test_images)]), features(test_images))
+
+    params = sum(p.numel() for p in trained.parameters())
+    print(f"# {args.model} ({params:,} parameters), {device}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
     print(f"training: {10 * args.batch_size / per_10:8.0f} images/s (batch {args.batch_size})")
     print(f"DDIM-50,   256 images: {ddim:7.1f} s (median of {args.repeats})")
-    print(f"DDPM-{args.ddpm_steps}, 256 images: {ddpm:7.1f} s (one run)")
+    print(f"DDPM-{schedule.num_steps}, 256 images: {ddpm:7.1f} s (one run)")
     print(f"DDPM / DDIM time ratio: {ddpm / ddim:5.1f}")
+    print(f"FD, 297 DDIM-50 samples vs test digits: {fd:.1f}; floor (train vs test) {floor:.1f}; "
+          f"ratio {fd / floor:.2f}")
 
 
 if __name__ == "__main__":
