@@ -2,8 +2,10 @@
 
     python benchmarks/chapter_times.py notebooks/0*.ipynb            # time only
     python benchmarks/chapter_times.py --refresh notebooks/01_*.ipynb  # and refresh references
+    python benchmarks/chapter_times.py --save-executed _build/executed notebooks/05_*.ipynb
 
-The notebooks themselves are never written. ``--refresh`` records the outputs of cells marked
+The notebooks themselves are never written; ``--save-executed DIR`` writes executed copies
+(with their outputs) to DIR, refusing to replace existing files. ``--refresh`` records the outputs of cells marked
 ``# NBVAL_CHECK_OUTPUT`` in ``tests/nbval_references.json``, the references nbval compares against.
 """
 
@@ -44,7 +46,14 @@ def main() -> None:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--refresh", action="store_true",
                         help="record the outputs of cells marked NBVAL_CHECK_OUTPUT as references")
+    parser.add_argument("--save-executed", type=Path, metavar="DIR",
+                        help="write executed copies of the notebooks, outputs included, to DIR")
     args = parser.parse_args()
+    if args.save_executed is not None:
+        for path in args.notebooks:
+            if (args.save_executed / path.name).exists():
+                parser.error(f"--save-executed: {args.save_executed / path.name} exists; "
+                             "remove it or choose another folder")
     device = "cuda: " + torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     print(f"# {platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, {device}")
@@ -55,6 +64,9 @@ def main() -> None:
         total += seconds
         note = f"  ({refresh_references(path, executed)} reference outputs stored)" if args.refresh else ""
         print(f"{path.stem:32s} {seconds:8.1f}{note}", flush=True)
+        if args.save_executed is not None:
+            args.save_executed.mkdir(parents=True, exist_ok=True)
+            nbformat.write(executed, args.save_executed / path.name)
     print(f"{'total':32s} {total:8.1f}")
 
 

@@ -2,13 +2,16 @@
 
 Modules, in the order the book teaches them: ``schedules`` (forward process), ``losses``
 (training objectives), ``samplers`` (reverse process), ``unet`` (denoisers), ``data``,
-``metrics``, ``train``, ``plotting`` and ``checks`` (exercise checkers).
+``metrics`` and ``image_metrics``, ``train``, ``plotting``, ``checks`` (exercise checkers),
+``zoo`` (pretrained models), ``shapes`` and ``text`` (text-to-image in miniature).
 """
 
-from . import checks, data, losses, metrics, plotting, samplers, schedules, train, unet
+from . import (checks, data, image_metrics, losses, metrics, plotting, samplers, schedules, shapes,
+               text, train, unet, zoo)
 from .schedules import NoiseSchedule
 from .train import pick_device, seed_everything
 
-__all__ = ["checks", "data", "losses", "metrics", "plotting", "samplers", "schedules", "train",
-           "unet", "NoiseSchedule", "pick_device", "seed_everything"]
+__all__ = ["checks", "data", "image_metrics", "losses", "metrics", "plotting", "samplers",
+           "schedules", "shapes", "text", "train", "unet", "zoo", "NoiseSchedule", "pick_device",
+           "seed_everything"]
 __version__ = "0.1.0"

@@ -177,3 +177,172 @@ def check_conv_output_size(fn) -> None:
     case, answer = next((c, a) for c, a in zip(cases, answers) if a != formulas[None](*c))
     raise ExerciseError(f"check_conv_output_size{case}: expected {formulas[None](*case)}, got "
                         f"{answer}. Draw the positions of the kernel on a line of pixels.")
+
+
+def check_ema_update(fn, cases: int = 4) -> None:
+    """Chapter 5. ``fn(ema_weight, weight, decay)`` must return the averaged weight after one
+    step: decay · ema_weight + (1 - decay) · weight (a new tensor; the inputs stay unchanged)."""
+    g = torch.Generator().manual_seed(5)
+    for decay in [0.9, 0.99, 0.995, 0.5][:cases]:
+        ema_weight, weight = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+        kept = (ema_weight.clone(), weight.clone())
+        answer = fn(ema_weight, weight, decay)
+        if not (torch.equal(ema_weight, kept[0]) and torch.equal(weight, kept[1])):
+            raise ExerciseError("check_ema_update: your function changed its inputs; return a "
+                                "new tensor instead of updating one in place.")
+        _diagnose(f"check_ema_update (decay={decay})", answer,
+                  decay * ema_weight + (1 - decay) * weight, {
+            "The old average gets the weight `decay`, the new weights get `1 - decay`: "
+            "you have them swapped.": (1 - decay) * ema_weight + decay * weight,
+            "Keep the old average too: decay · ema_weight + (1 - decay) · weight.":
+                (1 - decay) * weight,
+            "The two weights must sum to 1: use 1 - decay for the new weights.":
+                decay * ema_weight + weight,
+        })
+    _passed("check_ema_update", cases)
+
+
+def check_total_variation(fn, cases: int = 4) -> None:
+    """Chapter 5. ``fn(p, q)`` must return the total variation distance between two
+    histograms (1-d tensors that each sum to 1) as a float: half the sum of |p - q|."""
+    g = torch.Generator().manual_seed(6)
+    for case in range(cases):
+        p = torch.rand(10, generator=g) + 0.1
+        q = torch.rand(10, generator=g) + 0.1
+        p, q = p / p.sum(), q / q.sum()
+        answer = fn(p.clone(), q.clone())
+        if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+            answer = answer.item()
+        if not isinstance(answer, (float, int)):
+            raise ExerciseError(f"check_total_variation: expected a number, got {type(answer).__name__}")
+        reference = 0.5 * (p - q).abs().sum().item()
+        if abs(answer - reference) <= 1e-6:
+            continue
+        mistakes = {
+            "Halve the sum: total variation is 0.5 · Σ|p - q|, so that it lies in [0, 1].":
+                (p - q).abs().sum().item(),
+            "Take the absolute value of each difference before summing.": 0.5 * (p - q).sum().item(),
+            "Use absolute differences, not squared ones.": 0.5 * ((p - q) ** 2).sum().item(),
+            "Sum over the classes; do not average.": 0.5 * (p - q).abs().mean().item(),
+        }
+        for hint, wrong in mistakes.items():
+            if abs(answer - wrong) <= 1e-6:
+                raise ExerciseError(f"check_total_variation: not yet. {hint}")
+        raise ExerciseError(f"check_total_variation (case {case}): expected {reference:.4f}, got "
+                            f"{answer:.4f}. Write out 0.5 · Σ_k |p_k - q_k| for two classes by hand.")
+    _passed("check_total_variation", cases)
+
+
+def check_ddim_step(fn, cases: int = 5) -> None:
+    """Chapter 6. ``fn(x_t, eps, alpha_bar_t, alpha_bar_prev)`` must return the deterministic
+    DDIM step (eta = 0): sqrt(ab_prev) · x0_hat + sqrt(1 - ab_prev) · eps, where
+    x0_hat = (x_t - sqrt(1 - ab_t) · eps) / sqrt(ab_t)."""
+    g = torch.Generator().manual_seed(7)
+    for case in range(cases):
+        x_t, eps = torch.randn(4, 1, 3, 3, generator=g), torch.randn(4, 1, 3, 3, generator=g)
+        alpha_bar_t = torch.rand(4, 1, 1, 1, generator=g) * 0.5 + 0.05
+        alpha_bar_prev = alpha_bar_t + (1 - alpha_bar_t) * torch.rand(4, 1, 1, 1, generator=g) * 0.9
+        x0_hat = (x_t - (1 - alpha_bar_t).sqrt() * eps) / alpha_bar_t.sqrt()
+        _diagnose(f"check_ddim_step (case {case})",
+                  fn(x_t.clone(), eps.clone(), alpha_bar_t.clone(), alpha_bar_prev.clone()),
+                  alpha_bar_prev.sqrt() * x0_hat + (1 - alpha_bar_prev).sqrt() * eps, {
+            "Add back the noise direction sqrt(1 - alpha_bar_prev) · eps; without it you jump "
+            "straight to a scaled x0_hat.": alpha_bar_prev.sqrt() * x0_hat,
+            "x0_hat divides by sqrt(alpha_bar_t), the square root, not alpha_bar_t.":
+                alpha_bar_prev.sqrt() * (x_t - (1 - alpha_bar_t).sqrt() * eps) / alpha_bar_t
+                + (1 - alpha_bar_prev).sqrt() * eps,
+            "The noise is scaled by the standard deviation sqrt(1 - alpha_bar), not the variance.":
+                alpha_bar_prev.sqrt() * (x_t - (1 - alpha_bar_t) * eps) / alpha_bar_t.sqrt()
+                + (1 - alpha_bar_prev) * eps,
+            "Use alpha_bar_t to form x0_hat and alpha_bar_prev for the new state: you swapped them.":
+                alpha_bar_t.sqrt() * (x_t - (1 - alpha_bar_prev).sqrt() * eps) / alpha_bar_prev.sqrt()
+                + (1 - alpha_bar_t).sqrt() * eps,
+        }, atol=1e-4)
+    _passed("check_ddim_step", cases)
+
+
+def check_slerp(fn, cases: int = 4) -> None:
+    """Chapter 6. ``fn(a, b, alpha)`` must return the spherical interpolation
+    sin((1-alpha)·theta)/sin(theta) · a + sin(alpha·theta)/sin(theta) · b, theta the angle
+    between the flattened a and b."""
+    g = torch.Generator().manual_seed(8)
+    for alpha in [0.3, 0.5, 0.0, 1.0][:cases]:
+        a, b = torch.randn(1, 4, 4, generator=g), torch.randn(1, 4, 4, generator=g)
+        theta = torch.arccos((a.flatten() @ b.flatten()) / (a.norm() * b.norm()))
+        answer = fn(a.clone(), b.clone(), alpha)
+        reference = (torch.sin(torch.tensor((1 - alpha)) * theta) * a
+                     + torch.sin(torch.tensor(alpha) * theta) * b) / torch.sin(theta)
+        mistakes = {   # checked only when the answer is wrong
+            "That is a straight line, (1 - alpha)·a + alpha·b; slerp follows the arc.":
+                (1 - alpha) * a + alpha * b,
+            "The weight of a uses (1 - alpha); of b, alpha: you swapped them.":
+                (torch.sin(torch.tensor(alpha) * theta) * a
+                 + torch.sin(torch.tensor(1 - alpha) * theta) * b) / torch.sin(theta),
+            "theta is the angle between a and b: divide the dot product by both norms before "
+            "arccos.": _slerp_unnormalised(a, b, alpha),
+        }
+        _diagnose(f"check_slerp (alpha={alpha})", answer, reference, mistakes, atol=1e-4)
+    _passed("check_slerp", cases)
+
+
+def _slerp_unnormalised(a, b, alpha):
+    theta = torch.arccos(((a.flatten() @ b.flatten()) / a.numel()).clamp(-1, 1))
+    return (torch.sin(torch.tensor(1 - alpha) * theta) * a
+            + torch.sin(torch.tensor(alpha) * theta) * b) / torch.sin(theta)
+
+
+def check_guided_eps(fn, cases: int = 4) -> None:
+    """Chapter 7. ``fn(eps_cond, eps_uncond, w)`` must return classifier-free guidance,
+    eps_uncond + w · (eps_cond - eps_uncond)."""
+    g = torch.Generator().manual_seed(9)
+    for w in [3.0, 0.0, 1.0, 7.5][:cases]:
+        eps_cond, eps_uncond = torch.randn(3, 1, 4, 4, generator=g), torch.randn(3, 1, 4, 4, generator=g)
+        mistakes = {   # checked only when the answer is wrong
+            "You computed eps_cond + w · (eps_cond - eps_uncond) = (1 + w) · eps_cond - w · eps_uncond, "
+            "Ho & Salimans' convention. In this book w = 1 means plain conditional: start from "
+            "eps_uncond, eps_uncond + w · (eps_cond - eps_uncond).": eps_cond + w * (eps_cond - eps_uncond),
+            "The difference is eps_cond - eps_uncond (towards the class), not the reverse.":
+                eps_uncond + w * (eps_uncond - eps_cond),
+            "Add the unconditional prediction back: w · (eps_cond - eps_uncond) alone is only the "
+            "classifier's direction.": w * (eps_cond - eps_uncond),
+        }
+        _diagnose(f"check_guided_eps (w={w})", fn(eps_cond.clone(), eps_uncond.clone(), w),
+                  eps_uncond + w * (eps_cond - eps_uncond), mistakes)
+    _passed("check_guided_eps", cases)
+
+
+def check_drop_labels(fn) -> None:
+    """Chapter 7. ``fn(labels, p, null_class, generator)`` must replace each label by
+    ``null_class`` with probability ``p``, independently, and keep the others."""
+    g = torch.Generator().manual_seed(10)
+    labels = torch.randint(0, 10, (20_000,), generator=g)
+    for p in [0.0, 0.1, 0.5, 1.0]:
+        kept = labels.clone()
+        out = fn(labels, p, 10, torch.Generator().manual_seed(11))
+        name = f"check_drop_labels (p={p})"
+        if not torch.equal(labels, kept):
+            raise ExerciseError(f"{name}: your function changed its input; return a new tensor.")
+        if not isinstance(out, torch.Tensor) or out.shape != labels.shape:
+            raise ExerciseError(f"{name}: expected a tensor of shape {tuple(labels.shape)}, got "
+                                f"{getattr(out, 'shape', type(out).__name__)}")
+        changed = out != labels
+        if (out[changed] != 10).any():
+            raise ExerciseError(f"{name}: labels that change must become null_class (10), "
+                                f"not {out[changed][out[changed] != 10][0].item()}.")
+        share = (out == 10).float().mean().item()
+        tolerance = 4 * (p * (1 - p) / len(labels)) ** 0.5 + 1e-9
+        if abs(share - p) > tolerance:
+            hint = (" Drop when a uniform draw is *below* p, so that the chance is p, not 1 - p."
+                    if abs(share - (1 - p)) <= tolerance else "")
+            raise ExerciseError(f"{name}: {share:.3f} of the labels were dropped, expected about "
+                                f"{p}.{hint}")
+    a = fn(labels, 0.5, 10, torch.Generator().manual_seed(12))
+    b = fn(labels, 0.5, 10, torch.Generator().manual_seed(13))
+    if torch.equal(a == 10, b == 10):
+        raise ExerciseError("check_drop_labels: two different generators dropped the same labels; "
+                            "draw the random numbers with the generator you are given.")
+    by_class = torch.stack([(a[labels == c] == 10).float().mean() for c in range(10)])
+    if (by_class - 0.5).abs().max() > 0.1:
+        raise ExerciseError("check_drop_labels: some classes are dropped far more often than "
+                            "others; drop each label independently of its value.")
+    _passed("check_drop_labels", 5)

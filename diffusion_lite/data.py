@@ -139,3 +139,6 @@ def fashion_mnist(split: str = "train", *, root=None) -> tuple[torch.Tensor, tor
     from .datasets_online import load
 
     return load("fashion_mnist", split, root=root)
+
+
+from .shapes import shapes  # noqa: E402  captioned coloured shapes (chapter 8), in their own module

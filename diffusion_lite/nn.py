@@ -62,6 +62,8 @@ class AttentionBlock(nn.Module):
         self.qkv = nn.Linear(channels, 3 * channels)
         self.proj = nn.Linear(channels, channels)
         self.cross = None
+        self.keep_attention_maps = False   # set True to keep the last cross-attention weights
+        self.attention_maps = None         # (B, H*W, L), averaged over heads (chapter 8)
         if context_dim is not None:
             self.cross_norm = nn.LayerNorm(channels)
             self.cross = nn.MultiheadAttention(channels, num_heads, kdim=context_dim,
@@ -81,7 +83,11 @@ class AttentionBlock(nn.Module):
             if context is None:
                 raise ValueError("context: this block cross-attends, expected (B, L, D), got None")
             query = self.cross_norm(tokens + out)
-            out = out + self.cross(query, context, context, need_weights=False)[0]
+            attended, weights = self.cross(query, context, context,
+                                           need_weights=self.keep_attention_maps)
+            if self.keep_attention_maps:
+                self.attention_maps = weights.detach()
+            out = out + attended
         return x + out.transpose(1, 2).reshape(b, c, h, w)
 
 

@@ -1,4 +1,4 @@
-"""Samplers: pure step functions and the short loops that call them (chapters 3 and 6).
+"""Samplers: pure step functions and the short loops that call them (chapters 3, 6 and 7).
 
 A step takes the model's noise prediction ``eps`` and returns the next, less noisy state;
 it never calls the model. The loops (``ddpm_sample``, ``ddim_sample``) are ten lines each.
@@ -83,6 +83,63 @@ def ddim_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, 
     return x_prev
 
 
+def ddim_inversion_step(schedule: NoiseSchedule, eps: torch.Tensor, x_prev: torch.Tensor, t_prev,
+                        t) -> torch.Tensor:
+    """One deterministic DDIM step run *forwards*, x_{t_prev} -> x_t with t_prev < t (DDIM
+    inversion; Song et al. 2021, sec. 4.3 and Dhariwal & Nichol 2021, appendix F): the same
+    update as ``ddim_step`` with eta = 0, with the roles of the two steps swapped. Chapter 6."""
+    check_tensor("x_prev", x_prev, min_ndim=1)
+    check_same_shape("x_prev", x_prev, "eps", eps)
+    batch = x_prev.shape[0]
+    t = batch_timesteps(t, batch, x_prev.device)
+    t_prev = batch_timesteps(t_prev, batch, x_prev.device)
+    if (t_prev >= t).any() or (t_prev < -1).any():
+        raise ValueError(f"t_prev: expected -1 <= t_prev < t, got t_prev={t_prev.tolist()} "
+                         f"for t={t.tolist()}")
+    alpha_bars, one_minus = alpha_bar_terms(schedule)
+    alpha_bar, alpha_bar_prev = extract(alpha_bars, t + 1, x_prev), extract(alpha_bars, t_prev + 1, x_prev)
+    one_minus_t, one_minus_prev = extract(one_minus, t + 1, x_prev), extract(one_minus, t_prev + 1, x_prev)
+    x0_pred = (x_prev - one_minus_prev.sqrt() * eps) / alpha_bar_prev.sqrt()
+    return alpha_bar.sqrt() * x0_pred + one_minus_t.sqrt() * eps
+
+
+def guided_eps(model, x_t: torch.Tensor, t: torch.Tensor, cond, guidance_scale: float | None,
+               uncond=None) -> torch.Tensor:
+    """The noise prediction, with classifier-free guidance when ``guidance_scale`` is given
+    (Ho & Salimans 2021, eq. 6): eps(x, uncond) + w · (eps(x, cond) - eps(x, uncond)).
+    ``w = 1`` is the conditional prediction, ``w = 0`` the unconditional one. ``uncond`` is the
+    "no condition" input: ``None`` (the U-Net's null class) or, for text, the empty prompt's
+    encoding. Chapter 7."""
+    if guidance_scale is None:
+        return model(x_t, t, cond=cond)
+    if cond is None:
+        raise ValueError("cond: expected a condition to guide towards when guidance_scale is "
+                         f"given, got None (guidance_scale={guidance_scale})")
+    eps_uncond = model(x_t, t, cond=uncond)
+    eps_cond = model(x_t, t, cond=cond)
+    return eps_uncond + guidance_scale * (eps_cond - eps_uncond)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, alpha) -> torch.Tensor:
+    """Spherical interpolation between two noise tensors of one sample each (shapes equal), for
+    each weight in ``alpha`` (a float or a 1-d tensor in [0, 1]); returns (len(alpha), *a.shape).
+    Unlike a straight line, it keeps the norm of Gaussian noise (Shoemake 1985). Chapter 6."""
+    check_same_shape("a", a, "b", b)
+    alpha = torch.as_tensor(alpha, dtype=torch.float64).reshape(-1)
+    if ((alpha < 0) | (alpha > 1)).any():
+        raise ValueError(f"alpha: expected weights in [0, 1], got {alpha.tolist()}")
+    a64, b64 = a.double().flatten(), b.double().flatten()
+    cos = torch.dot(a64, b64) / (a64.norm() * b64.norm())
+    theta = torch.arccos(cos.clamp(-1, 1))
+    if theta < 1e-6:                                      # parallel: fall back to a straight line
+        weights_a, weights_b = 1 - alpha, alpha
+    else:
+        weights_a = torch.sin((1 - alpha) * theta) / torch.sin(theta)
+        weights_b = torch.sin(alpha * theta) / torch.sin(theta)
+    out = weights_a[:, None] * a64[None] + weights_b[:, None] * b64[None]
+    return out.reshape(len(alpha), *a.shape).to(a.dtype)
+
+
 def ddim_timesteps(num_train_steps: int, num_sample_steps: int) -> torch.Tensor:
     """``num_sample_steps`` evenly spaced steps from T-1 down, "trailing" spacing
     (Lin et al. 2024, sec. 3.3): always starts at T-1, where x_T is pure noise. Chapter 6."""
@@ -113,16 +170,17 @@ def _finish(x: torch.Tensor, trajectory: list | None, return_trajectory: bool):
 
 @torch.no_grad()
 def ddpm_sample(model, schedule: NoiseSchedule, shape, *, cond=None, x_T=None,
-                variance: str = "beta_tilde", clip_x0: float | None = None, device=None,
+                guidance_scale: float | None = None, uncond=None, variance: str = "beta_tilde", clip_x0: float | None = None, device=None,
                 generator: torch.Generator | None = None, progress: bool = True,
                 return_trajectory: bool = False):
     """Ancestral sampling over all T steps (Ho et al. 2020, Algorithm 2). Returns x_0, and
-    with ``return_trajectory`` also every state x_T ... x_0 on the CPU. Chapter 3."""
+    with ``return_trajectory`` also every state x_T ... x_0 on the CPU. ``guidance_scale`` turns
+    on classifier-free guidance towards ``cond`` (see ``guided_eps``). Chapters 3, 7."""
     device = device or next(model.parameters()).device
     x = _initial_noise(shape, x_T, device, generator)
     trajectory = [x.cpu()] if return_trajectory else None
     for t in tqdm(range(schedule.num_steps - 1, -1, -1), desc="DDPM", disable=not progress):
-        eps = model(x, batch_timesteps(t, x.shape[0], device), cond=cond)
+        eps = guided_eps(model, x, batch_timesteps(t, x.shape[0], device), cond, guidance_scale, uncond)
         x = ddpm_step(schedule, eps, x, t, variance=variance, clip_x0=clip_x0, generator=generator)
         if return_trajectory:
             trajectory.append(x.cpu())
@@ -131,18 +189,53 @@ def ddpm_sample(model, schedule: NoiseSchedule, shape, *, cond=None, x_T=None,
 
 @torch.no_grad()
 def ddim_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50, eta: float = 0.0,
-                cond=None, x_T=None, clip_x0: float | None = None, device=None,
+                cond=None, x_T=None, start_step: int | None = None, guidance_scale: float | None = None, uncond=None,
+                clip_x0: float | None = None, device=None,
                 generator: torch.Generator | None = None, progress: bool = True,
                 return_trajectory: bool = False):
     """DDIM sampling on ``num_steps`` of the T training steps (Song et al. 2021, sec. 4.2).
-    Returns x_0, and with ``return_trajectory`` every visited state on the CPU. Chapters 3, 6."""
+    Returns x_0, and with ``return_trajectory`` every visited state on the CPU. ``eta = 1``
+    is DDPM on the strided chain ("strided DDPM"); ``guidance_scale`` as in ``ddpm_sample``.
+    ``start_step`` (default T-1) starts from a partly noisy ``x_T`` at that step instead, as
+    after ``ddim_invert(..., end_step=start_step)``. Chapters 3, 6, 7."""
     device = device or next(model.parameters()).device
     x = _initial_noise(shape, x_T, device, generator)
     trajectory = [x.cpu()] if return_trajectory else None
-    steps = ddim_timesteps(schedule.num_steps, num_steps).tolist()
+    steps = _strided_steps(schedule, num_steps, start_step, "start_step").tolist()
     for t, t_prev in tqdm(list(zip(steps, steps[1:] + [-1])), desc="DDIM", disable=not progress):
-        eps = model(x, batch_timesteps(t, x.shape[0], device), cond=cond)
+        eps = guided_eps(model, x, batch_timesteps(t, x.shape[0], device), cond, guidance_scale, uncond)
         x = ddim_step(schedule, eps, x, t, t_prev, eta=eta, clip_x0=clip_x0, generator=generator)
+        if return_trajectory:
+            trajectory.append(x.cpu())
+    return _finish(x, trajectory, return_trajectory)
+
+
+def _strided_steps(schedule: NoiseSchedule, num_steps: int, last: int | None, name: str):
+    """``num_steps`` trailing steps from ``last`` (default T-1) down to 0, descending."""
+    if last is None:
+        return ddim_timesteps(schedule.num_steps, num_steps)
+    if not 0 <= int(last) < schedule.num_steps:
+        raise ValueError(f"{name}: expected a step in [0, {schedule.num_steps - 1}], got {last}")
+    return ddim_timesteps(int(last) + 1, num_steps)
+
+
+@torch.no_grad()
+def ddim_invert(model, schedule: NoiseSchedule, x0: torch.Tensor, *, num_steps: int = 50,
+                end_step: int | None = None, cond=None, device=None, progress: bool = True,
+                return_trajectory: bool = False):
+    """Run deterministic DDIM backwards, image -> noise, on the same steps as ``ddim_sample``
+    (up to ``end_step``, default T-1); ``ddim_sample(..., x_T=ddim_invert(...),
+    start_step=end_step)`` then returns (nearly) ``x0``. Each step uses the noise predicted at
+    the state it starts from. Where alpha_bar at ``end_step`` is tiny (the cosine schedule's last
+    step), that approximation's error is amplified by 1/sqrt(alpha_bar): stop earlier. Chapter 6."""
+    check_tensor("x0", x0, min_ndim=2)
+    device = device or next(model.parameters()).device
+    x = x0.to(device)
+    trajectory = [x.cpu()] if return_trajectory else None
+    steps = _strided_steps(schedule, num_steps, end_step, "end_step").flip(0).tolist()  # ascending
+    for t_prev, t in tqdm(list(zip([-1] + steps[:-1], steps)), desc="invert", disable=not progress):
+        eps = model(x, batch_timesteps(max(t_prev, 0), x.shape[0], device), cond=cond)
+        x = ddim_inversion_step(schedule, eps, x, t_prev, t)
         if return_trajectory:
             trajectory.append(x.cpu())
     return _finish(x, trajectory, return_trajectory)

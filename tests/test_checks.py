@@ -116,3 +116,130 @@ def test_embedding_mistakes_are_named(wrong, hint):
 def test_conv_size_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
         checks.check_conv_output_size(wrong)
+
+
+def test_chapter_5_reference_solutions_pass(capsys):
+    from diffusion_lite.image_metrics import total_variation
+    checks.check_ema_update(lambda ema, w, decay: decay * ema + (1 - decay) * w)
+    checks.check_total_variation(total_variation)
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+def _in_place_ema(ema, w, decay):
+    return ema.mul_(decay).add_((1 - decay) * w)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda ema, w, decay: (1 - decay) * ema + decay * w, "swapped"),
+    (lambda ema, w, decay: (1 - decay) * w, "Keep the old average"),
+    (lambda ema, w, decay: decay * ema + w, "sum to 1"),
+    (_in_place_ema, "changed its inputs"),
+    (lambda ema, w, decay: ema, "largest difference"),
+])
+def test_ema_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_ema_update(wrong)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda p, q: (p - q).abs().sum().item(), "Halve the sum"),
+    (lambda p, q: 0.5 * (p - q).sum().item(), "absolute value"),
+    (lambda p, q: 0.5 * ((p - q) ** 2).sum().item(), "not squared"),
+    (lambda p, q: 0.5 * (p - q).abs().mean().item(), "do not average"),
+    (lambda p, q: "0.1", "expected a number"),
+    (lambda p, q: 0.25, "expected"),
+])
+def test_total_variation_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_total_variation(wrong)
+
+
+def test_chapter_6_reference_solutions_pass(capsys):
+    from diffusion_lite.samplers import slerp
+
+    def ddim(x_t, eps, ab_t, ab_prev):
+        x0 = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()
+        return ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
+    checks.check_ddim_step(ddim)
+    checks.check_slerp(lambda a, b, alpha: slerp(a, b, alpha)[0])
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+def _ddim(kind):
+    def fn(x_t, eps, ab_t, ab_prev):
+        if kind == "swap":
+            ab_t, ab_prev = ab_prev, ab_t
+        x0 = (x_t - (1 - ab_t).sqrt() * eps) / (ab_t if kind == "no-sqrt" else ab_t.sqrt())
+        if kind == "no-direction":
+            return ab_prev.sqrt() * x0
+        return ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
+    return fn
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_ddim("no-direction"), "noise direction"),
+    (_ddim("no-sqrt"), "square root"),
+    (_ddim("swap"), "swapped"),
+])
+def test_ddim_step_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_ddim_step(wrong)
+
+
+def _unnormalised_slerp(a, b, alpha):
+    import torch as th
+    theta = th.arccos(((a.flatten() @ b.flatten()) / a.numel()).clamp(-1, 1))
+    return (th.sin(th.tensor(1 - alpha) * theta) * a + th.sin(th.tensor(alpha) * theta) * b) / th.sin(theta)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda a, b, alpha: (1 - alpha) * a + alpha * b, "straight line"),
+    (_unnormalised_slerp, "both norms"),
+    (lambda a, b, alpha: a, "largest difference"),
+])
+def test_slerp_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_slerp(wrong)
+
+
+def test_chapter_7_reference_solutions_pass(capsys):
+    from diffusion_lite.zoo import drop_labels
+    checks.check_guided_eps(lambda c, u, w: u + w * (c - u))
+    checks.check_drop_labels(drop_labels)
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda c, u, w: c + w * (c - u), "start from"),
+    (lambda c, u, w: u + w * (u - c), "not the reverse"),
+    (lambda c, u, w: (1 + w) * c - w * u, "Ho & Salimans"),
+    (lambda c, u, w: w * (c - u), "Add the unconditional"),
+])
+def test_guidance_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_guided_eps(wrong)
+
+
+def _drop(kind):
+    import torch as th
+
+    def fn(labels, p, null_class, generator):
+        draw = th.rand(labels.shape, generator=generator if kind != "global" else None)
+        drop = draw > p if kind == "flipped" else draw < p
+        if kind == "zero":
+            return th.where(drop, th.zeros_like(labels), labels)
+        if kind == "in-place":
+            labels[drop] = null_class
+            return labels
+        return th.where(drop, th.full_like(labels, null_class), labels)
+    return fn
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_drop("flipped"), "below"),
+    (_drop("zero"), "null_class"),
+    (_drop("in-place"), "changed its input"),
+])
+def test_drop_labels_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_drop_labels(wrong)

@@ -107,3 +107,15 @@ def test_precision_recall_and_histograms():
     p = image_metrics.class_histogram(torch.tensor([0, 0, 1, 1]), 3)
     assert torch.equal(p, torch.tensor([0.5, 0.5, 0.0]))
     assert image_metrics.total_variation(p, torch.tensor([0.0, 0.0, 1.0])) == 1.0
+
+
+def test_fd_floor_is_the_median_of_disjoint_subsets():
+    g = torch.Generator().manual_seed(0)
+    reference, test = torch.randn(500, 4, generator=g), torch.randn(100, 4, generator=g)
+    floor = image_metrics.fd_floor(reference, test)
+    order = torch.randperm(500, generator=torch.Generator().manual_seed(0))
+    each = sorted(image_metrics.frechet_distance(reference[order[i * 100:(i + 1) * 100]], test)
+                  for i in range(5))
+    assert floor == pytest.approx(each[2])
+    with pytest.raises(ValueError, match="reference_features"):
+        image_metrics.fd_floor(reference[:400], test)
