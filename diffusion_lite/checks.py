@@ -346,3 +346,48 @@ def check_drop_labels(fn) -> None:
         raise ExerciseError("check_drop_labels: some classes are dropped far more often than "
                             "others; drop each label independently of its value.")
     _passed("check_drop_labels", 5)
+
+
+def check_cross_attention(fn, cases: int = 3) -> None:
+    """Chapter 8. ``fn(q, k, v)`` with q (B, N, d) and k, v (B, L, d) must return
+    softmax(q kᵀ / sqrt(d)) v, shape (B, N, d): each query's weights over the L keys sum to 1."""
+    g = torch.Generator().manual_seed(14)
+    for case in range(cases):
+        d = [4, 8, 16][case % 3]
+        q = torch.randn(2, 6, d, generator=g)
+        k, v = torch.randn(2, 5, d, generator=g), torch.randn(2, 5, d, generator=g)
+        scores = q @ k.transpose(1, 2)
+        _diagnose(f"check_cross_attention (case {case})", fn(q.clone(), k.clone(), v.clone()),
+                  torch.softmax(scores / d**0.5, dim=-1) @ v, {
+            "Scale the scores by 1 / sqrt(d) before the softmax.": torch.softmax(scores, dim=-1) @ v,
+            "Divide by sqrt(d), not d.": torch.softmax(scores / d, dim=-1) @ v,
+            "Take the softmax over the keys (the words, last axis), so that each pixel's weights "
+            "sum to 1.": torch.softmax(scores / d**0.5, dim=1) @ v,
+        }, atol=1e-5)
+    _passed("check_cross_attention", cases)
+
+
+def check_prompt_accuracy(fn) -> None:
+    """Chapter 8. ``fn(described, asked)``, both (N, 3) attribute indices, must return the share
+    of rows where colour, shape and position all agree, as a float."""
+    g = torch.Generator().manual_seed(15)
+    asked = torch.randint(0, 3, (200, 3), generator=g)
+    described = asked.clone()
+    wrong = torch.rand(200, 3, generator=g) < 0.2
+    described[wrong] = (described[wrong] + 1) % 3
+    answer = fn(described.clone(), asked.clone())
+    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+        answer = answer.item()
+    if not isinstance(answer, (float, int)):
+        raise ExerciseError(f"check_prompt_accuracy: expected a number, got {type(answer).__name__}")
+    reference = (described == asked).all(dim=1).float().mean().item()
+    per_attribute = (described == asked).float().mean().item()
+    if abs(answer - reference) <= 1e-6:
+        return _passed("check_prompt_accuracy", 1)
+    if abs(answer - per_attribute) <= 1e-6:
+        raise ExerciseError("check_prompt_accuracy: not yet. You averaged over attributes; a "
+                            "sample counts only if all three are right: .all(dim=1) first.")
+    if abs(answer - (described == asked).any(dim=1).float().mean().item()) <= 1e-6:
+        raise ExerciseError("check_prompt_accuracy: not yet. A sample counts if *all* attributes "
+                            "agree (.all), not any of them.")
+    raise ExerciseError(f"check_prompt_accuracy: expected {reference:.3f}, got {answer:.3f}")

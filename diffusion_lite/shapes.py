@@ -20,6 +20,21 @@ SHAPES = ("circle", "square", "triangle")
 POSITIONS = ("top left", "top right", "bottom left", "bottom right")
 
 
+# combinations never shown in the zoo's text-to-image training set: every colour, shape and
+# position still appears, only these pairings are new (chapter 8)
+HELD_OUT = ((0, 0, 0), (1, 1, 1), (2, 2, 2), (3, 0, 3), (0, 1, 2), (1, 2, 3))
+
+
+def vocabulary() -> list[str]:
+    """Every word a caption uses."""
+    words = ["a", "at", "the", *COLOURS, *SHAPES, *(w for p in POSITIONS for w in p.split())]
+    return list(dict.fromkeys(words))                     # each once, in order
+
+
+def seen_combinations() -> list[tuple[int, int, int]]:
+    return [c for c in all_combinations() if c not in HELD_OUT]
+
+
 def caption(colour: str, shape: str, position: str) -> str:
     return f"a {colour} {shape} at the {position}"
 

@@ -51,6 +51,13 @@ class Tokenizer:
         return [" ".join(self.vocab[i] for i in row.tolist() if i != 0) for row in ids]
 
 
+def shapes_tokenizer() -> Tokenizer:
+    """The tokenizer of the captioned shapes: their whole vocabulary, prompts of up to 8 words."""
+    from .shapes import vocabulary
+
+    return Tokenizer(vocabulary(), max_len=8)
+
+
 class TextEncoder(nn.Module):
     """Token indices (B, L) -> one ``dim``-vector per token (B, L, dim)."""
 

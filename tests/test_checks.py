@@ -243,3 +243,33 @@ def _drop(kind):
 def test_drop_labels_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
         checks.check_drop_labels(wrong)
+
+
+def test_chapter_8_reference_solutions_pass(capsys):
+    import torch as th
+    checks.check_cross_attention(
+        lambda q, k, v: th.softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=-1) @ v)
+    checks.check_prompt_accuracy(lambda d, a: (d == a).all(dim=1).float().mean().item())
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda q, k, v: __import__("torch").softmax(q @ k.transpose(1, 2), dim=-1) @ v, "1 / sqrt"),
+    (lambda q, k, v: __import__("torch").softmax(q @ k.transpose(1, 2) / q.shape[-1], dim=-1) @ v,
+     "not d"),
+    (lambda q, k, v: __import__("torch").softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=1) @ v,
+     "over the keys"),
+])
+def test_cross_attention_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_cross_attention(wrong)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda d, a: (d == a).float().mean().item(), "averaged over attributes"),
+    (lambda d, a: (d == a).any(dim=1).float().mean().item(), "not any"),
+    (lambda d, a: "all", "expected a number"),
+])
+def test_prompt_accuracy_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_prompt_accuracy(wrong)

@@ -1,6 +1,8 @@
 """The model zoo: recipes, offline loading with weights_only, and each shipped checkpoint's
 quality bar (FD to the test digits within fd_bar × the floor)."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -9,6 +11,8 @@ from diffusion_lite.data import digits
 from diffusion_lite.samplers import ddim_sample
 
 SHIPPED = [name for name in zoo.RECIPES if zoo.path(name).exists()]
+SHIPPED_DIGITS = [name for name in SHIPPED if zoo.RECIPES[name].data == "digits"]
+SHIPPED_SHAPES = [name for name in SHIPPED if zoo.RECIPES[name].data == "shapes"]
 
 
 def test_unknown_and_missing_names_give_clear_errors(monkeypatch, tmp_path):
@@ -37,7 +41,7 @@ def test_label_dropout():
     assert torch.equal(dropped[kept], labels[kept])
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHIPPED_DIGITS)
 def test_shipped_checkpoint_is_small_and_meets_its_bar(name):
     assert zoo.path(name).stat().st_size <= 2 * 1024 * 1024
     model, schedule = zoo.load(name)
@@ -50,3 +54,35 @@ def test_shipped_checkpoint_is_small_and_meets_its_bar(name):
     fd = image_metrics.frechet_distance(features(samples), features(test_images))
     floor = image_metrics.fd_floor(features(train_images), features(test_images))
     assert fd <= zoo.RECIPES[name].fd_bar * floor, f"{name}: FD {fd:.1f}, floor {floor:.1f}"
+
+
+@pytest.mark.parametrize("name", SHIPPED_SHAPES)
+def test_shipped_text_to_image_model_draws_what_it_is_asked(name):
+    """Four samples per seen combination (DDIM-50, guidance 3): the shapes checker must read at
+    least accuracy_bar of them as their prompt."""
+    from diffusion_lite.shapes import captions_of, describe, seen_combinations
+    from diffusion_lite.text import shapes_tokenizer
+
+    assert zoo.path(name).stat().st_size <= 2 * 1024 * 1024
+    model, schedule = zoo.load(name)
+    wanted = torch.tensor(seen_combinations()).repeat(4, 1)
+    ids = shapes_tokenizer().encode(captions_of(wanted))
+    size = model.config.image_size
+    samples = ddim_sample(model, schedule, (len(ids), 3, size, size), num_steps=50, cond=ids,
+                          guidance_scale=3.0, clip_x0=1.0,
+                          generator=torch.Generator().manual_seed(0), progress=False)
+    accuracy = (describe(samples) == wanted).all(dim=1).float().mean().item()
+    assert accuracy >= zoo.RECIPES[name].accuracy_bar, f"{name}: accuracy {accuracy:.3f}"
+
+
+def test_shapes_recipe_trains_on_seen_combinations_only():
+    from diffusion_lite.shapes import HELD_OUT, parse_caption
+    from diffusion_lite.text import shapes_tokenizer
+
+    recipe = dataclasses.replace(zoo.RECIPES["shapes_text"], train_size=500)
+    images, ids = zoo.shapes_training_set(recipe)
+    assert images.shape == (500, 3, 16, 16)
+    combos = {parse_caption(c) for c in shapes_tokenizer().decode(ids)}
+    assert combos and not combos & set(HELD_OUT)
+    dropped = zoo.drop_prompts(ids, 1.0)
+    assert (dropped == 0).all()

@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 
 from ..data import digits
+from ..shapes import seen_combinations, shapes
+from ..text import TextConditionedUNet, TextEncoder, shapes_tokenizer
 from ..image_metrics import CLASSIFIER_PATH, train_digits_classifier
 from ..losses import epsilon_loss
 from ..schedules import NoiseSchedule
@@ -40,6 +42,11 @@ class Recipe:
     label_dropout: float = 0.0  # share of labels replaced by "no class" (classifier-free guidance)
     seed: int = 0               # seeds every random draw
     fd_bar: float = 1.5         # quality bar: FD to the test digits within this × the floor
+    data: str = "digits"        # "digits" (class labels) or "shapes" (captions, a text encoder)
+    train_size: int = 0         # shapes: how many captioned images to generate for training
+    text_dim: int = 64          # shapes: width of the text encoder (= the U-Net's context_dim)
+    text_layers: int = 2        # shapes: Transformer layers of the text encoder
+    accuracy_bar: float = 0.8   # shapes: share of samples the checker reads as the prompt
 
 
 RECIPES = {
@@ -50,6 +57,12 @@ RECIPES = {
     "digits_unet_cond": Recipe(UNetConfig(base_channels=16, num_classes=10), "cosine", 1000,
                                train_steps=8000, batch_size=128, lr=2e-3, ema_decay=0.999,
                                label_dropout=0.1),
+    # text-to-image in miniature (chapter 8): 16×16 captioned shapes, six combinations held out
+    "shapes_text": Recipe(UNetConfig(image_size=16, in_channels=3, base_channels=16,
+                                     channel_mults=(1, 2), attention_resolutions=(8,),
+                                     context_dim=64),
+                          "cosine", 1000, train_steps=4000, batch_size=64, lr=2e-3,
+                          ema_decay=0.999, label_dropout=0.1, data="shapes", train_size=20_000),
 }
 
 
@@ -71,19 +84,50 @@ def drop_labels(labels: torch.Tensor, p: float, null_class: int,
     return torch.where(drop.to(labels.device), torch.full_like(labels, null_class), labels)
 
 
-def train_recipe(name: str, *, progress: bool = True) -> UNet:
+def build(recipe: Recipe) -> torch.nn.Module:
+    """The untrained network of a recipe: a ``UNet``, or for shapes a ``TextConditionedUNet``."""
+    unet = UNet(recipe.config)
+    if recipe.data != "shapes":
+        return unet
+    encoder = TextEncoder(len(shapes_tokenizer()), dim=recipe.text_dim, layers=recipe.text_layers,
+                          max_len=shapes_tokenizer().max_len)
+    return TextConditionedUNet(unet, encoder)
+
+
+def shapes_training_set(recipe: Recipe):
+    """The captioned shapes a shapes recipe trains on (held-out combinations excluded):
+    images and their token ids."""
+    images, captions, _ = shapes(recipe.train_size, size=recipe.config.image_size,
+                                 combinations=seen_combinations(),
+                                 generator=torch.Generator().manual_seed(recipe.seed))
+    return images, shapes_tokenizer().encode(captions)
+
+
+def drop_prompts(ids: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Replace each prompt by the empty prompt (all padding) with probability ``p``."""
+    drop = torch.rand(len(ids), generator=generator) < p
+    return torch.where(drop.to(ids.device)[:, None], torch.zeros_like(ids), ids)
+
+
+def train_recipe(name: str, *, progress: bool = True) -> torch.nn.Module:
     """Train the model of recipe ``name`` from scratch and return its EMA weights."""
     recipe = _recipe(name)
     generator = seed_everything(recipe.seed)
     schedule = NoiseSchedule.from_name(recipe.schedule, recipe.num_steps)
-    model = UNet(recipe.config)
+    model = build(recipe)
     ema = EMA(model, recipe.ema_decay)
-    images, labels = digits("train")
+    if recipe.data == "shapes":
+        images, labels = shapes_training_set(recipe)
+    else:
+        images, labels = digits("train")
     num_classes = recipe.config.num_classes
 
     def loss_fn(m, batch):
         x0, y = batch
-        cond = drop_labels(y, recipe.label_dropout, num_classes, generator) if num_classes else None
+        if recipe.data == "shapes":
+            cond = drop_prompts(y, recipe.label_dropout, generator)
+        else:
+            cond = drop_labels(y, recipe.label_dropout, num_classes, generator) if num_classes else None
         return epsilon_loss(m, schedule, x0, cond=cond, generator=generator)
 
     train(model, loss_fn, (images, labels), steps=recipe.train_steps,
@@ -92,7 +136,7 @@ def train_recipe(name: str, *, progress: bool = True) -> UNet:
     return ema.model
 
 
-def save(name: str, model: UNet, *, to: Path | None = None, overwrite: bool = False) -> Path:
+def save(name: str, model: torch.nn.Module, *, to: Path | None = None, overwrite: bool = False) -> Path:
     """Write the weights (float16, to stay small) and the recipe. Refuses to overwrite."""
     target = Path(to) if to is not None else path(name)
     if target.exists() and not overwrite:
@@ -104,7 +148,7 @@ def save(name: str, model: UNet, *, to: Path | None = None, overwrite: bool = Fa
     return target
 
 
-def load(name: str, *, device=None) -> tuple[UNet, NoiseSchedule]:
+def load(name: str, *, device=None) -> tuple[torch.nn.Module, NoiseSchedule]:
     """The shipped model ``name`` (in eval mode) and its noise schedule; no download, and
     ``weights_only=True`` so that no code runs from the file."""
     recipe = _recipe(name)
@@ -112,7 +156,7 @@ def load(name: str, *, device=None) -> tuple[UNet, NoiseSchedule]:
         raise FileNotFoundError(f"name: no checkpoint for {name!r} at {path(name)}; "
                                 f"train it with `python -m diffusion_lite.zoo train {name}`")
     checkpoint = torch.load(path(name), map_location="cpu", weights_only=True)
-    model = UNet(recipe.config)
+    model = build(recipe)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v
                            for k, v in checkpoint["state_dict"].items()})
     schedule = NoiseSchedule.from_name(recipe.schedule, recipe.num_steps)
