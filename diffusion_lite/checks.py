@@ -270,7 +270,7 @@ def check_slerp(fn, cases: int = 4) -> None:
         a, b = torch.randn(1, 4, 4, generator=g), torch.randn(1, 4, 4, generator=g)
         theta = torch.arccos((a.flatten() @ b.flatten()) / (a.norm() * b.norm()))
         answer = fn(a.clone(), b.clone(), alpha)
-        reference = (torch.sin(torch.tensor((1 - alpha)) * theta) * a
+        reference = (torch.sin(torch.tensor(1 - alpha) * theta) * a
                      + torch.sin(torch.tensor(alpha) * theta) * b) / torch.sin(theta)
         mistakes = {   # checked only when the answer is wrong
             "That is a straight line, (1 - alpha)·a + alpha·b; slerp follows the arc.":

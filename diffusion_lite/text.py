@@ -37,7 +37,7 @@ class Tokenizer:
     def encode(self, prompts) -> torch.Tensor:
         """(B, max_len) LongTensor for a list of B prompts; "" is the empty prompt (all padding)."""
         if isinstance(prompts, str):
-            raise ValueError(f"prompts: expected a list of strings, got the string {prompts!r}")
+            raise TypeError(f"prompts: expected a list of strings, got the string {prompts!r}")
         ids = torch.zeros(len(prompts), self.max_len, dtype=torch.long)
         for row, prompt in enumerate(prompts):
             words = prompt.lower().split()

@@ -56,7 +56,7 @@ def test_tokenizer_round_trips_and_pads():
     assert tok.decode(ids)[0] == "a red circle at the top left"
     assert (ids[1] == 0).all()                            # the empty prompt is all padding
     assert ids[2, 1].item() == 1                          # an unknown word is <unk>
-    with pytest.raises(ValueError, match="prompts"):
+    with pytest.raises(TypeError, match="prompts"):
         tok.encode("a red circle")
     with pytest.raises(ValueError, match="max_len"):
         tok.encode(["a " * 9])
