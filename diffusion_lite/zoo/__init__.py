@@ -57,7 +57,9 @@ RECIPES = {
     "digits_unet_cond": Recipe(UNetConfig(base_channels=16, num_classes=10), "cosine", 1000,
                                train_steps=8000, batch_size=128, lr=2e-3, ema_decay=0.999,
                                label_dropout=0.1),
-    # text-to-image in miniature (chapter 8): 16×16 captioned shapes, six combinations held out
+    # text-to-image in miniature (chapter 8): 16×16 captioned shapes, six combinations held out;
+    # measured with DDIM-50, guidance 3, 4 samples per combination: colour, shape and position
+    # all right for 88% (seen) and 88% (unseen); 25 min on one CPU thread
     "shapes_text": Recipe(UNetConfig(image_size=16, in_channels=3, base_channels=16,
                                      channel_mults=(1, 2), attention_resolutions=(8,),
                                      context_dim=64),
