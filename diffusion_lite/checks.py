@@ -391,3 +391,45 @@ def check_prompt_accuracy(fn) -> None:
         raise ExerciseError("check_prompt_accuracy: not yet. A sample counts if *all* attributes "
                             "agree (.all), not any of them.")
     raise ExerciseError(f"check_prompt_accuracy: expected {reference:.3f}, got {answer:.3f}")
+
+
+def check_score(fn, cases: int = 4) -> None:
+    """Chapter 10. ``fn(eps, alpha_bar)`` must return the score -eps / sqrt(1 - alpha_bar)."""
+    g = torch.Generator().manual_seed(16)
+    for case in range(cases):
+        eps = torch.randn(5, 2, generator=g)
+        alpha_bar = torch.rand(5, 1, generator=g) * 0.98 + 0.01
+        _diagnose(f"check_score (case {case})", fn(eps.clone(), alpha_bar.clone()),
+                  -eps / (1 - alpha_bar).sqrt(), {
+            "The score points *against* the noise: put a minus sign in front.":
+                eps / (1 - alpha_bar).sqrt(),
+            "Divide by the standard deviation sqrt(1 - alpha_bar), not the variance.":
+                -eps / (1 - alpha_bar),
+            "The noise level is 1 - alpha_bar, not alpha_bar.": -eps / alpha_bar.sqrt(),
+        })
+    _passed("check_score", cases)
+
+
+def check_flow_pair(fn, cases: int = 3) -> None:
+    """Chapter 10. ``fn(x0, noise, t)`` with t of shape (B,) in [0, 1] must return
+    (x_t, target): x_t = (1 - t) x0 + t noise and the velocity noise - x0."""
+    g = torch.Generator().manual_seed(17)
+    for case in range(cases):
+        x0, noise = torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g)
+        t = torch.rand(6, generator=g)
+        answer = fn(x0.clone(), noise.clone(), t.clone())
+        if not (isinstance(answer, tuple) and len(answer) == 2):
+            raise ExerciseError("check_flow_pair: expected a pair (x_t, target), got "
+                                f"{type(answer).__name__}")
+        tt = t[:, None]
+        _diagnose(f"check_flow_pair x_t (case {case})", answer[0], (1 - tt) * x0 + tt * noise, {
+            "At t = 0 the path is at the data and at t = 1 at the noise: x_t = (1 - t) x0 + t noise.":
+                tt * x0 + (1 - tt) * noise,
+            "That is the diffusion mix with square roots; flow matching's path is linear in t.":
+                (1 - tt).sqrt() * x0 + tt.sqrt() * noise,
+        })
+        _diagnose(f"check_flow_pair target (case {case})", answer[1], noise - x0, {
+            "The velocity is d x_t / dt = noise - x0, not x0 - noise.": x0 - noise,
+            "The target is the velocity noise - x0, not the noise alone (that is ε-prediction).": noise,
+        })
+    _passed("check_flow_pair", cases)

@@ -54,3 +54,39 @@ def v_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, *, t=None, noise=No
     (Salimans & Ho 2022). Chapter 2."""
     x_t, t, noise = _noisy_batch(schedule, x0, t, noise, generator)
     return _reduce(model(x_t, t, cond=cond), velocity(schedule, x0, t, noise), reduction)
+
+
+def kl_to_standard_normal(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL( N(mean, exp(logvar)) || N(0, I) ) per sample, summed over latent dimensions. (B,)"""
+    return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(dim=1)
+
+
+def vae_loss(vae, x: torch.Tensor, *, kl_weight: float = 1e-3,
+             generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+    """Reconstruction (squared error summed per image) + ``kl_weight`` × KL to N(0, I), averaged
+    over the batch (Kingma & Welling 2014). A small weight keeps reconstructions sharp and the
+    latent close to Gaussian, as latent diffusion's autoencoders do. Returns the loss and its
+    two parts. Chapter 9."""
+    check_tensor("x", x, min_ndim=2)
+    if kl_weight < 0:
+        raise ValueError(f"kl_weight: expected a value >= 0, got {kl_weight}")
+    reconstruction, mean, logvar = vae(x, generator=generator)
+    rec = (reconstruction - x).pow(2).flatten(1).sum(dim=1).mean()
+    kl = kl_to_standard_normal(mean, logvar).mean()
+    return rec + kl_weight * kl, {"reconstruction": rec.item(), "kl": kl.item()}
+
+
+def flow_matching_loss(model, x0: torch.Tensor, *, t=None, noise=None, cond=None,
+                       generator: torch.Generator | None = None,
+                       reduction: str = "mean") -> torch.Tensor:
+    """Conditional flow matching on the straight path x_t = (1 - t) x0 + t noise, t in [0, 1]
+    (Lipman et al. 2023; rectified flow, Liu et al. 2023): the network predicts the velocity
+    dx_t/dt = noise - x0. ``model(x_t, t, cond)`` receives t as floats. Chapter 10."""
+    check_tensor("x0", x0, min_ndim=1)
+    if t is None:
+        t = torch.rand(x0.shape[0], generator=generator, device="cpu").to(x0.device)
+    if noise is None:
+        noise = torch.randn(x0.shape, generator=generator, device="cpu").to(x0)
+    tt = t.reshape(-1, *([1] * (x0.ndim - 1))).to(x0)
+    x_t = (1 - tt) * x0 + tt * noise
+    return _reduce(model(x_t, t, cond=cond), noise - x0, reduction)

@@ -273,3 +273,30 @@ def test_cross_attention_mistakes_are_named(wrong, hint):
 def test_prompt_accuracy_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
         checks.check_prompt_accuracy(wrong)
+
+
+def test_chapter_10_reference_solutions_pass(capsys):
+    checks.check_score(lambda eps, ab: -eps / (1 - ab).sqrt())
+    checks.check_flow_pair(lambda x0, n, t: ((1 - t[:, None]) * x0 + t[:, None] * n, n - x0))
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda eps, ab: eps / (1 - ab).sqrt(), "minus sign"),
+    (lambda eps, ab: -eps / (1 - ab), "standard deviation"),
+    (lambda eps, ab: -eps / ab.sqrt(), "noise level"),
+])
+def test_score_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_score(wrong)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda x0, n, t: (t[:, None] * x0 + (1 - t[:, None]) * n, n - x0), "At t = 0"),
+    (lambda x0, n, t: ((1 - t[:, None]) * x0 + t[:, None] * n, x0 - n), "not x0 - noise"),
+    (lambda x0, n, t: ((1 - t[:, None]) * x0 + t[:, None] * n, n), "not the noise alone"),
+    (lambda x0, n, t: n - x0, "expected a pair"),
+])
+def test_flow_pair_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_flow_pair(wrong)
