@@ -135,3 +135,39 @@ def test_flow_matching_target_is_exact_on_a_straight_path():
         for steps in (1, 7):
             out = flow_sample(model, (1, 3), num_steps=steps, method=method, x_T=noise, progress=False)
             assert torch.allclose(out, x0, atol=1e-5)
+
+
+@pytest.mark.parametrize("t, t_next", [(999, 700), (500, 480), (40, -1)])
+def test_one_step_towards_the_two_step_target_lands_where_the_teacher_did(t, t_next):
+    from diffusion_lite.distill import two_step_target
+    from diffusion_lite.samplers import ddim_step
+
+    schedule = NoiseSchedule.cosine(1000)
+    g = torch.Generator().manual_seed(5)
+    x_t, x_next_teacher = torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g)
+    x0 = two_step_target(schedule, x_t, t, t_next, x_next_teacher)
+    alpha_bars, one_minus = alpha_bar_terms(schedule)
+    eps = (x_t - alpha_bars[t + 1].sqrt().float() * x0) / one_minus[t + 1].sqrt().float()
+    assert torch.allclose(ddim_step(schedule, eps, x_t, t, t_next), x_next_teacher, atol=1e-3)
+
+
+def test_distillation_loss_trains_a_student():
+    from diffusion_lite.distill import distillation_loss
+    from diffusion_lite.unet import MLPDenoiser
+
+    torch.manual_seed(0)
+    schedule = NoiseSchedule.cosine(1000)
+    teacher = GaussianOracle(schedule, torch.tensor([0.5, -0.5]), 0.3)
+    student = MLPDenoiser(hidden=64, num_blocks=2)
+    optimizer = torch.optim.Adam(student.parameters(), lr=2e-3)
+    data = 0.3 * torch.randn(512, 2) + torch.tensor([0.5, -0.5])
+    g = torch.Generator().manual_seed(6)
+    losses = []
+    for _ in range(150):
+        loss = distillation_loss(student, teacher, schedule, data[torch.randint(0, 512, (128,))],
+                                 student_steps=4, generator=g)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert sum(losses[-20:]) < 0.5 * sum(losses[:20])

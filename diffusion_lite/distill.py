@@ -1,0 +1,53 @@
+"""Progressive distillation (Salimans & Ho 2022): a student learns to take in one DDIM step what
+its teacher takes in two, halving the number of sampling steps per round (chapter 11).
+
+``two_step_target`` is a pure function: given the teacher's two noise predictions it returns
+the clean-image estimate that makes *one* deterministic DDIM step land exactly where the
+teacher's two steps did. ``distillation_loss`` draws a training example and compares the
+student's estimate with that target.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .samplers import ddim_step, ddim_timesteps
+from .schedules import NoiseSchedule, add_noise, alpha_bar_terms, batch_timesteps, extract, predict_x0
+
+
+def two_step_target(schedule: NoiseSchedule, x_t: torch.Tensor, t, t_next,
+                    x_next_teacher: torch.Tensor) -> torch.Tensor:
+    """The x0 such that one DDIM step (eta = 0) from (x_t, t) to ``t_next`` gives
+    ``x_next_teacher`` (Salimans & Ho 2022, Algorithm 2):
+    x0 = (x_next - (s_next / s_t) x_t) / (a_next - (s_next / s_t) a_t), a = sqrt(ᾱ), s = sqrt(1 - ᾱ)."""
+    batch = x_t.shape[0]
+    t = batch_timesteps(t, batch, x_t.device)
+    t_next = batch_timesteps(t_next, batch, x_t.device)
+    alpha_bars, one_minus = alpha_bar_terms(schedule)
+    a_t, a_next = extract(alpha_bars, t + 1, x_t).sqrt(), extract(alpha_bars, t_next + 1, x_t).sqrt()
+    s_t, s_next = extract(one_minus, t + 1, x_t).sqrt(), extract(one_minus, t_next + 1, x_t).sqrt()
+    ratio = s_next / s_t
+    return (x_next_teacher - ratio * x_t) / (a_next - ratio * a_t)
+
+
+def distillation_loss(student, teacher, schedule: NoiseSchedule, x0: torch.Tensor, *,
+                      student_steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One batch of progressive distillation towards a student that samples in
+    ``student_steps`` DDIM steps, from a teacher that samples in twice as many (both on trailing
+    steps). The loss compares x0 estimates, weighted by max(SNR, 1) ("truncated SNR" weighting,
+    which for an ε-model keeps the high-noise steps from being ignored)."""
+    fine = ddim_timesteps(schedule.num_steps, 2 * student_steps)             # teacher's grid
+    fine_next = torch.cat([fine[1:], torch.tensor([-1])])
+    pick = torch.randint(0, student_steps, (x0.shape[0],), generator=generator) * 2
+    t, t_mid = fine[pick].to(x0.device), fine[pick + 1].to(x0.device)
+    t_next = fine_next[pick + 1].to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator, device="cpu").to(x0)
+    x_t = add_noise(schedule, x0, t, noise)
+    with torch.no_grad():                                  # the teacher's two deterministic steps
+        x_mid = ddim_step(schedule, teacher(x_t, t), x_t, t, t_mid)
+        x_next = ddim_step(schedule, teacher(x_mid, t_mid), x_mid, t_mid, t_next)
+        target = two_step_target(schedule, x_t, t, t_next, x_next)
+    x0_student = predict_x0(schedule, x_t, t, student(x_t, t))
+    alpha_bars, one_minus = alpha_bar_terms(schedule)
+    snr = (extract(alpha_bars, t + 1, x_t) / extract(one_minus, t + 1, x_t)).clamp(min=1.0)
+    return (snr * (x0_student - target).pow(2)).flatten(1).mean(dim=1).mean()
