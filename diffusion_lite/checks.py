@@ -433,3 +433,27 @@ def check_flow_pair(fn, cases: int = 3) -> None:
             "The target is the velocity noise - x0, not the noise alone (that is ε-prediction).": noise,
         })
     _passed("check_flow_pair", cases)
+
+
+def check_distillation_target(fn, cases: int = 4) -> None:
+    """Chapter 11. ``fn(x_t, x_next, a_t, s_t, a_next, s_next)`` must return the progressive-
+    distillation target (x_next - (s_next / s_t) x_t) / (a_next - (s_next / s_t) a_t)."""
+    g = torch.Generator().manual_seed(18)
+    for case in range(cases):
+        x_t, x_next = torch.randn(5, 2, generator=g), torch.randn(5, 2, generator=g)
+        ab_t = torch.rand(5, 1, generator=g) * 0.5 + 0.01
+        ab_next = ab_t + (1 - ab_t) * torch.rand(5, 1, generator=g) * 0.9
+        a_t, s_t, a_next, s_next = ab_t.sqrt(), (1 - ab_t).sqrt(), ab_next.sqrt(), (1 - ab_next).sqrt()
+        ratio = s_next / s_t
+        _diagnose(f"check_distillation_target (case {case})",
+                  fn(x_t.clone(), x_next.clone(), a_t, s_t, a_next, s_next),
+                  (x_next - ratio * x_t) / (a_next - ratio * a_t), {
+            "The ratio is s_next / s_t (noise levels), not s_t / s_next.":
+                (x_next - x_t * s_t / s_next) / (a_next - a_t * s_t / s_next),
+            "The denominator is a_next - (s_next / s_t) · a_t: subtract, do not add.":
+                (x_next - ratio * x_t) / (a_next + ratio * a_t),
+            "Use square roots: a = sqrt(alpha_bar), s = sqrt(1 - alpha_bar); the arguments are "
+            "already the roots, do not square them.":
+                (x_next - (s_next / s_t) ** 2 * x_t) / (a_next**2 - (s_next / s_t) ** 2 * a_t**2),
+        }, atol=1e-4)
+    _passed("check_distillation_target", cases)

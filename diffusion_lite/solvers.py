@@ -61,8 +61,10 @@ def ode_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50,
     """Solve the probability-flow ODE (``method="euler"`` or ``"heun"``) or the reverse SDE
     (``"euler_maruyama"``) on ``num_steps`` trailing steps, from noise to data.
 
-    Network calls: ``num_steps`` for Euler and Euler–Maruyama, ``2 · num_steps - 1`` for Heun
-    (the last step, to σ = 0, is an Euler step). ``method="euler"`` equals deterministic DDIM."""
+    Network calls: ``num_steps`` for Euler and Euler–Maruyama, ``2 · num_steps - 2`` for Heun:
+    its first step (from σ_max, which the cosine schedule puts at ~2·10⁴, orders of magnitude
+    above the next level, where averaging two slopes is meaningless) and its last (to σ = 0)
+    are Euler steps. ``method="euler"`` equals deterministic DDIM."""
     check_choice("method", method, METHODS)
     check_positive_int("num_steps", num_steps)
     from .samplers import _finish, _initial_noise, ddim_timesteps
@@ -83,7 +85,7 @@ def ode_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50,
                        + (2 * sigma * (sigma - sigma_next)) ** 0.5 * noise)
         else:
             x_next = x_tilde + (sigma_next - sigma) * d                      # Euler
-            if method == "heun" and t_next is not None:                        # trapezoid
+            if method == "heun" and t_next is not None and t != steps[0]:    # trapezoid
                 d_next = _direction(model, x_next, sigma_next, t_next, cond, clip_x0)
                 x_next = x_tilde + (sigma_next - sigma) * (d + d_next) / 2
             x_tilde = x_next

@@ -300,3 +300,18 @@ def test_score_mistakes_are_named(wrong, hint):
 def test_flow_pair_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
         checks.check_flow_pair(wrong)
+
+
+def test_chapter_11_reference_solution_passes(capsys):
+    checks.check_distillation_target(
+        lambda x, xn, a, s, an, sn: (xn - sn / s * x) / (an - sn / s * a))
+    assert capsys.readouterr().out.count("✅") == 1
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda x, xn, a, s, an, sn: (xn - s / sn * x) / (an - s / sn * a), "not s_t / s_next"),
+    (lambda x, xn, a, s, an, sn: (xn - sn / s * x) / (an + sn / s * a), "subtract"),
+])
+def test_distillation_target_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_distillation_target(wrong)
