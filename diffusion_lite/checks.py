@@ -457,3 +457,46 @@ def check_distillation_target(fn, cases: int = 4) -> None:
                 (x_next - (s_next / s_t) ** 2 * x_t) / (a_next**2 - (s_next / s_t) ** 2 * a_t**2),
         }, atol=1e-4)
     _passed("check_distillation_target", cases)
+
+
+def check_kl(fn, cases: int = 4) -> None:
+    """Chapter 9. ``fn(mean, logvar)`` with (B, C, H, W) inputs must return, per image, the KL
+    divergence of N(mean, exp(logvar)) from N(0, I), summed over the latent: shape (B,)."""
+    g = torch.Generator().manual_seed(18)
+    for case in range(cases):
+        mean, logvar = torch.randn(3, 4, 2, 2, generator=g), torch.randn(3, 4, 2, 2, generator=g)
+        terms = mean.pow(2) + logvar.exp() - 1 - logvar
+        _diagnose(f"check_kl (case {case})", fn(mean.clone(), logvar.clone()),
+                  0.5 * terms.flatten(1).sum(dim=1), {
+            "Halve the sum: KL = 1/2 Σ (μ² + σ² − 1 − log σ²).": terms.flatten(1).sum(dim=1),
+            "logvar is log σ², so σ² = exp(logvar), not exp(logvar / 2).":
+                0.5 * (mean.pow(2) + (0.5 * logvar).exp() - 1 - logvar).flatten(1).sum(dim=1),
+            "Subtract log σ² (= logvar); KL is zero at μ = 0, σ = 1.":
+                0.5 * (mean.pow(2) + logvar.exp() - 1 + logvar).flatten(1).sum(dim=1),
+            "Sum over the latent dimensions of each image, do not average them.":
+                0.5 * terms.flatten(1).mean(dim=1),
+        })
+    _passed("check_kl", cases)
+
+
+def check_reparameterise(fn, cases: int = 4) -> None:
+    """Chapter 9. ``fn(mean, logvar, noise)`` must return the latent sample
+    z = mean + exp(logvar / 2) · noise, through which gradients reach mean and logvar."""
+    g = torch.Generator().manual_seed(19)
+    for case in range(cases):
+        mean, logvar = torch.randn(3, 4, 2, 2, generator=g), torch.randn(3, 4, 2, 2, generator=g)
+        noise = torch.randn(3, 4, 2, 2, generator=g)
+        _diagnose(f"check_reparameterise (case {case})", fn(mean.clone(), logvar.clone(), noise.clone()),
+                  mean + (0.5 * logvar).exp() * noise, {
+            "Scale the noise by the standard deviation exp(logvar / 2), not the variance exp(logvar).":
+                mean + logvar.exp() * noise,
+            "logvar is a log: take exp(logvar / 2) before multiplying the noise.":
+                mean + 0.5 * logvar * noise,
+            "Add the mean: z = mean + std · noise.": (0.5 * logvar).exp() * noise,
+        })
+    mean, logvar = torch.zeros(2, 3, requires_grad=True), torch.zeros(2, 3, requires_grad=True)
+    z = fn(mean, logvar, torch.ones(2, 3))
+    if not isinstance(z, torch.Tensor) or not z.requires_grad:
+        raise ExerciseError("check_reparameterise: no gradient reaches mean and logvar; build z "
+                            "from them with torch operations (no .detach(), no torch.no_grad()).")
+    _passed("check_reparameterise", cases)

@@ -1,5 +1,6 @@
-"""Sample-quality metrics for digit images (chapters 5–7): a small classifier whose features
-give a Fréchet distance ("FD"), precision and recall on k-NN manifolds, and class histograms.
+"""Sample-quality metrics for digit images (chapters 5–7) and shapes (chapter 9): small
+classifiers whose features give a Fréchet distance ("FD"), precision and recall on k-NN
+manifolds, and class histograms.
 
 Each is read beside its floor: the same metric between the digits' train and test splits.
 """
@@ -15,6 +16,7 @@ from torch import nn
 from ._validate import check_positive_int, check_tensor
 
 CLASSIFIER_PATH = Path(__file__).parent / "zoo" / "digits_classifier.pt"
+SHAPES_CLASSIFIER_PATH = Path(__file__).parent / "zoo" / "shapes_classifier.pt"
 
 
 class DigitsClassifier(nn.Module):
@@ -69,6 +71,60 @@ def digit_features(images: torch.Tensor, classifier: DigitsClassifier | None = N
     check_tensor("images", images, ndim=4)
     classifier = classifier or digits_classifier()
     return classifier.features(images.float().cpu().clamp(-1, 1))
+
+
+class ShapesClassifier(nn.Module):
+    """A small CNN for 16×16 RGB shapes that reads colour (4), shape (3) and position (4) with
+    one head each; ``features`` returns the 128-d penultimate activations for FD."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(),                   # (B, 32, 16, 16)
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),        # (B, 64, 8, 8)
+            nn.Conv2d(64, 64, 3, stride=2, padding=1), nn.ReLU(),        # (B, 64, 4, 4)
+            nn.Flatten(), nn.Linear(64 * 16, 128), nn.ReLU())            # (B, 128)
+        self.head = nn.Linear(128, 4 + 3 + 4)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.conv(images)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits for colour (B, 4), shape (B, 3) and position (B, 4)."""
+        return self.head(self.features(images)).split((4, 3, 4), dim=1)
+
+
+def train_shapes_classifier(*, steps: int = 600, seed: int = 0) -> ShapesClassifier:
+    """The recipe of the shipped shapes classifier: Adam on freshly generated shapes."""
+    from .shapes import shapes
+
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = ShapesClassifier()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    for _ in range(steps):
+        images, _, attributes = shapes(128, generator=generator)
+        loss = sum(F.cross_entropy(logits, attributes[:, i]) for i, logits in enumerate(model(images)))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+def shapes_classifier() -> ShapesClassifier:
+    """The shipped shapes classifier, loaded with weights_only."""
+    model = ShapesClassifier()
+    model.load_state_dict(torch.load(SHAPES_CLASSIFIER_PATH, map_location="cpu", weights_only=True))
+    return model.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def shape_features(images: torch.Tensor, classifier: ShapesClassifier | None = None) -> torch.Tensor:
+    """128-d classifier features of (B, 3, 16, 16) shapes images in [-1, 1]."""
+    check_tensor("images", images, ndim=4)
+    classifier = classifier or shapes_classifier()
+    return torch.cat([classifier.features(chunk) for chunk in
+                      images.float().cpu().clamp(-1, 1).split(1024)])
 
 
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:

@@ -315,3 +315,38 @@ def test_chapter_11_reference_solution_passes(capsys):
 def test_distillation_target_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
         checks.check_distillation_target(wrong)
+
+
+def test_chapter_9_reference_solutions_pass(capsys):
+    from diffusion_lite.losses import kl_to_standard_normal
+
+    checks.check_kl(kl_to_standard_normal)
+    checks.check_reparameterise(lambda m, lv, n: m + (0.5 * lv).exp() * n)
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+def _kl_terms(m, lv):
+    return (m.pow(2) + lv.exp() - 1 - lv).flatten(1)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda m, lv: _kl_terms(m, lv).sum(dim=1), "Halve the sum"),
+    (lambda m, lv: 0.5 * (m.pow(2) + (0.5 * lv).exp() - 1 - lv).flatten(1).sum(dim=1), "not exp"),
+    (lambda m, lv: 0.5 * (m.pow(2) + lv.exp() - 1 + lv).flatten(1).sum(dim=1), "Subtract log"),
+    (lambda m, lv: 0.5 * _kl_terms(m, lv).mean(dim=1), "do not average"),
+    (lambda m, lv: 0.5 * _kl_terms(m, lv).sum(), "expected shape"),
+])
+def test_kl_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_kl(wrong)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda m, lv, n: m + lv.exp() * n, "not the variance"),
+    (lambda m, lv, n: m + 0.5 * lv * n, "logvar is a log"),
+    (lambda m, lv, n: (0.5 * lv).exp() * n, "Add the mean"),
+    (lambda m, lv, n: (m + (0.5 * lv).exp() * n).detach(), "no gradient"),
+])
+def test_reparameterise_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_reparameterise(wrong)

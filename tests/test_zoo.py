@@ -9,15 +9,22 @@ import torch
 from diffusion_lite import image_metrics, zoo
 from diffusion_lite.data import digits
 from diffusion_lite.samplers import ddim_sample
+from diffusion_lite.shapes import shapes
 
 SHIPPED = [name for name in zoo.RECIPES if zoo.path(name).exists()]
 SHIPPED_DIGITS = [name for name in SHIPPED if zoo.RECIPES[name].data == "digits"]
 SHIPPED_SHAPES = [name for name in SHIPPED if zoo.RECIPES[name].data == "shapes"]
+SHIPPED_SHAPE_IMAGES = [name for name in SHIPPED if zoo.RECIPES[name].data == "shapes_images"]
+SHIPPED_VAES = [name for name in zoo.VAE_RECIPES if zoo.path(name).exists()]
 
 
 def test_unknown_and_missing_names_give_clear_errors(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="name: expected one of"):
         zoo.load("imagenet")
+    with pytest.raises(ValueError, match="load_vae"):
+        zoo.load("shapes_vae")
+    with pytest.raises(ValueError, match="name: expected one of .'shapes_vae'"):
+        zoo.load_vae("digits_unet")
     monkeypatch.setattr(zoo, "HERE", tmp_path)
     with pytest.raises(FileNotFoundError, match="python -m diffusion_lite.zoo train digits_unet"):
         zoo.load("digits_unet")
@@ -86,3 +93,40 @@ def test_shapes_recipe_trains_on_seen_combinations_only():
     assert combos and not combos & set(HELD_OUT)
     dropped = zoo.drop_prompts(ids, 1.0)
     assert (dropped == 0).all()
+
+
+def test_shapes_classifier_reads_every_attribute():
+    images, _, attributes = shapes(1000, generator=torch.Generator().manual_seed(100))
+    with torch.no_grad():
+        logits = image_metrics.shapes_classifier()(images)
+    predicted = torch.stack([part.argmax(dim=1) for part in logits], dim=1)
+    assert (predicted == attributes).all(dim=1).float().mean() >= 0.99
+
+
+@pytest.mark.parametrize("name", SHIPPED_VAES)
+def test_shipped_vae_reconstructs_what_the_checker_reads(name):
+    """The decoder of the encoder's mean gives back an image the shapes checker reads exactly,
+    for at least 99% of fresh shapes, with a small pixel error."""
+    from diffusion_lite.shapes import describe
+
+    assert zoo.path(name).stat().st_size <= 2 * 1024 * 1024
+    vae = zoo.load_vae(name)
+    images, _, attributes = shapes(500, generator=torch.Generator().manual_seed(101))
+    with torch.no_grad():
+        reconstructions = vae.decode(vae.encode(images)[0])
+    assert (describe(reconstructions) == attributes).all(dim=1).float().mean() >= 0.99
+    assert (reconstructions - images).pow(2).mean() < 0.01
+
+
+@pytest.mark.parametrize("name", SHIPPED_SHAPE_IMAGES)
+def test_shipped_shapes_model_meets_its_bar(name):
+    """500 DDIM-50 samples: FD to fresh shapes within fd_bar × the floor of real shapes."""
+    assert zoo.path(name).stat().st_size <= 2 * 1024 * 1024
+    model, schedule = zoo.load(name)
+    samples = ddim_sample(model, schedule, (500, 3, 16, 16), num_steps=50, clip_x0=1.0,
+                          generator=torch.Generator().manual_seed(0), progress=False)
+    features = image_metrics.shape_features
+    test = features(zoo.shapes_images(500, seed=102))
+    fd = image_metrics.frechet_distance(features(samples), test)
+    floor = image_metrics.fd_floor(features(zoo.shapes_images(2500, seed=103)), test)
+    assert fd <= zoo.RECIPES[name].fd_bar * floor, f"{name}: FD {fd:.2f}, floor {floor:.2f}"

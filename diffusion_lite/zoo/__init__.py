@@ -2,8 +2,9 @@
 recipe that made it. Later chapters load these instead of retraining (chapter 5 trains its own).
 
     model, schedule = zoo.load("digits_unet")            # offline, weights_only=True
+    vae = zoo.load_vae("shapes_vae")                     # the autoencoder of chapter 9
     python -m diffusion_lite.zoo train digits_unet       # reproduce it (minutes on a CPU)
-    python -m diffusion_lite.zoo classifier              # reproduce the FD classifier (seconds)
+    python -m diffusion_lite.zoo classifier digits       # reproduce an FD classifier (seconds)
     python -m diffusion_lite.zoo list
 """
 
@@ -17,13 +18,14 @@ from pathlib import Path
 import torch
 
 from ..data import digits
-from ..shapes import seen_combinations, shapes
+from ..shapes import all_combinations, seen_combinations, shapes
 from ..text import TextConditionedUNet, TextEncoder, shapes_tokenizer
-from ..image_metrics import CLASSIFIER_PATH, train_digits_classifier
-from ..losses import epsilon_loss
+from ..image_metrics import CLASSIFIER_PATH, SHAPES_CLASSIFIER_PATH, train_digits_classifier, train_shapes_classifier
+from ..losses import epsilon_loss, vae_loss
 from ..schedules import NoiseSchedule
 from ..train import EMA, seed_everything, train
 from ..unet import UNet, UNetConfig
+from ..vae import VAE, VAEConfig
 
 HERE = Path(__file__).parent
 
@@ -42,8 +44,9 @@ class Recipe:
     label_dropout: float = 0.0  # share of labels replaced by "no class" (classifier-free guidance)
     seed: int = 0               # seeds every random draw
     fd_bar: float = 1.5         # quality bar: FD to the test digits within this × the floor
-    data: str = "digits"        # "digits" (class labels) or "shapes" (captions, a text encoder)
-    train_size: int = 0         # shapes: how many captioned images to generate for training
+    data: str = "digits"        # "digits" (class labels), "shapes" (captions, a text encoder)
+                                # or "shapes_images" (all 48 combinations, no conditioning)
+    train_size: int = 0         # shapes: how many images to generate for training
     text_dim: int = 64          # shapes: width of the text encoder (= the U-Net's context_dim)
     text_layers: int = 2        # shapes: Transformer layers of the text encoder
     accuracy_bar: float = 0.8   # shapes: share of samples the checker reads as the prompt
@@ -65,18 +68,52 @@ RECIPES = {
                                      context_dim=64),
                           "cosine", 1000, train_steps=4000, batch_size=64, lr=2e-3,
                           ema_decay=0.999, label_dropout=0.1, data="shapes", train_size=20_000),
+    # pixel-space diffusion on 16×16 shapes, the baseline of chapter 9's latent diffusion: the
+    # same U-Net as the chapter's latent model but for its input size and channels
+    "shapes_unet": Recipe(UNetConfig(image_size=16, in_channels=3, base_channels=16,
+                                     channel_mults=(1, 2), attention_resolutions=()),
+                          "cosine", 1000, train_steps=4000, batch_size=64, lr=2e-3,
+                          ema_decay=0.999, data="shapes_images", train_size=20_000, seed=1),
 }
 
 
-def _recipe(name: str) -> Recipe:
-    if name not in RECIPES:
-        raise ValueError(f"name: expected one of {sorted(RECIPES)}, got {name!r}")
-    return RECIPES[name]
+@dataclass(frozen=True)
+class VAERecipe:
+    """Everything needed to reproduce one autoencoder."""
+
+    config: VAEConfig           # the network
+    train_steps: int            # optimiser steps
+    batch_size: int             # images per step
+    lr: float                   # Adam learning rate, decayed to 0 along a cosine
+    kl_weight: float            # weight of the KL term in ``vae_loss``
+    train_size: int             # how many shapes images to generate for training
+    seed: int = 2               # seeds every random draw
+
+
+VAE_RECIPES = {
+    # the autoencoder of chapter 9: 16×16×3 shapes to 4×4×4 latents (f = 4, 12× fewer numbers)
+    "shapes_vae": VAERecipe(VAEConfig(), train_steps=3000, batch_size=64, lr=2e-3,
+                            kl_weight=1e-3, train_size=20_000),
+}
+
+
+def _recipe(name: str):
+    if name not in RECIPES and name not in VAE_RECIPES:
+        raise ValueError(f"name: expected one of {sorted(RECIPES) + sorted(VAE_RECIPES)}, "
+                         f"got {name!r}")
+    return RECIPES.get(name) or VAE_RECIPES[name]
 
 
 def path(name: str) -> Path:
     _recipe(name)
     return HERE / f"{name}.pt"
+
+
+def shapes_images(n: int, seed: int, size: int = 16) -> torch.Tensor:
+    """``n`` uncaptioned shapes images of all 48 combinations, drawn from ``seed``."""
+    images, _, _ = shapes(n, size=size, combinations=all_combinations(),
+                          generator=torch.Generator().manual_seed(seed))
+    return images
 
 
 def drop_labels(labels: torch.Tensor, p: float, null_class: int,
@@ -86,8 +123,11 @@ def drop_labels(labels: torch.Tensor, p: float, null_class: int,
     return torch.where(drop.to(labels.device), torch.full_like(labels, null_class), labels)
 
 
-def build(recipe: Recipe) -> torch.nn.Module:
-    """The untrained network of a recipe: a ``UNet``, or for shapes a ``TextConditionedUNet``."""
+def build(recipe) -> torch.nn.Module:
+    """The untrained network of a recipe: a ``VAE``, a ``UNet``, or for captioned shapes a
+    ``TextConditionedUNet``."""
+    if isinstance(recipe, VAERecipe):
+        return VAE(recipe.config)
     unet = UNet(recipe.config)
     if recipe.data != "shapes":
         return unet
@@ -112,14 +152,25 @@ def drop_prompts(ids: torch.Tensor, p: float, generator: torch.Generator | None 
 
 
 def train_recipe(name: str, *, progress: bool = True) -> torch.nn.Module:
-    """Train the model of recipe ``name`` from scratch and return its EMA weights."""
+    """Train the model of recipe ``name`` from scratch and return its EMA weights (a VAE:
+    its last weights)."""
     recipe = _recipe(name)
     generator = seed_everything(recipe.seed)
+    if isinstance(recipe, VAERecipe):
+        vae = build(recipe)
+        train(vae, lambda m, x: vae_loss(m, x, kl_weight=recipe.kl_weight, generator=generator)[0],
+              shapes_images(recipe.train_size, recipe.seed, recipe.config.image_size),
+              steps=recipe.train_steps, batch_size=recipe.batch_size, lr=recipe.lr,
+              lr_decay="cosine", generator=generator, progress=progress)
+        return vae
     schedule = NoiseSchedule.from_name(recipe.schedule, recipe.num_steps)
     model = build(recipe)
     ema = EMA(model, recipe.ema_decay)
     if recipe.data == "shapes":
         images, labels = shapes_training_set(recipe)
+    elif recipe.data == "shapes_images":
+        images = shapes_images(recipe.train_size, recipe.seed, recipe.config.image_size)
+        labels = torch.zeros(len(images), dtype=torch.long)          # unused
     else:
         images, labels = digits("train")
     num_classes = recipe.config.num_classes
@@ -145,7 +196,6 @@ def save(name: str, model: torch.nn.Module, *, to: Path | None = None, overwrite
         raise FileExistsError(f"to: {target} exists; pass overwrite=True (--overwrite) to replace it")
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     recipe = dataclasses.asdict(_recipe(name))
-    recipe["config"] = dataclasses.asdict(_recipe(name).config)
     torch.save({"state_dict": state, "recipe": recipe}, target)
     return target
 
@@ -154,15 +204,28 @@ def load(name: str, *, device=None) -> tuple[torch.nn.Module, NoiseSchedule]:
     """The shipped model ``name`` (in eval mode) and its noise schedule; no download, and
     ``weights_only=True`` so that no code runs from the file."""
     recipe = _recipe(name)
+    if isinstance(recipe, VAERecipe):
+        raise ValueError(f"name: {name!r} is an autoencoder; load it with zoo.load_vae")
+    model = _load_weights(name, build(recipe), device)
+    return model, NoiseSchedule.from_name(recipe.schedule, recipe.num_steps)
+
+
+def load_vae(name: str, *, device=None) -> VAE:
+    """The shipped autoencoder ``name`` (in eval mode), loaded like ``load``'s models."""
+    recipe = _recipe(name)
+    if not isinstance(recipe, VAERecipe):
+        raise ValueError(f"name: expected one of {sorted(VAE_RECIPES)}, got {name!r}")
+    return _load_weights(name, build(recipe), device)
+
+
+def _load_weights(name: str, model: torch.nn.Module, device) -> torch.nn.Module:
     if not path(name).exists():
         raise FileNotFoundError(f"name: no checkpoint for {name!r} at {path(name)}; "
                                 f"train it with `python -m diffusion_lite.zoo train {name}`")
     checkpoint = torch.load(path(name), map_location="cpu", weights_only=True)
-    model = build(recipe)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v
                            for k, v in checkpoint["state_dict"].items()})
-    schedule = NoiseSchedule.from_name(recipe.schedule, recipe.num_steps)
-    return model.eval().requires_grad_(False).to(device or "cpu"), schedule
+    return model.eval().requires_grad_(False).to(device or "cpu")
 
 
 def main(argv=None) -> None:
@@ -170,21 +233,24 @@ def main(argv=None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the recipes and whether a checkpoint ships")
     trainer = sub.add_parser("train", help="reproduce a checkpoint from its recipe")
-    trainer.add_argument("name", choices=sorted(RECIPES))
+    trainer.add_argument("name", choices=sorted(RECIPES) + sorted(VAE_RECIPES))
     trainer.add_argument("--to", type=Path, help="where to write (default: the package's copy)")
     trainer.add_argument("--overwrite", action="store_true")
-    classifier = sub.add_parser("classifier", help="reproduce the digits classifier used by FD")
-    classifier.add_argument("--to", type=Path, default=CLASSIFIER_PATH)
+    classifier = sub.add_parser("classifier", help="reproduce a classifier used by FD")
+    classifier.add_argument("which", choices=["digits", "shapes"])
+    classifier.add_argument("--to", type=Path, help="where to write (default: the package's copy)")
     classifier.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "classifier":
-        if args.to.exists() and not args.overwrite:
-            raise SystemExit(f"{args.to} exists; pass --overwrite to replace it")
-        torch.save(train_digits_classifier().state_dict(), args.to)
-        print(f"wrote {args.to}")
+        to = args.to or (CLASSIFIER_PATH if args.which == "digits" else SHAPES_CLASSIFIER_PATH)
+        if to.exists() and not args.overwrite:
+            raise SystemExit(f"{to} exists; pass --overwrite to replace it")
+        trainer = train_digits_classifier if args.which == "digits" else train_shapes_classifier
+        torch.save(trainer().state_dict(), to)
+        print(f"wrote {to}")
         return
     if args.command == "list":
-        for name, recipe in RECIPES.items():
+        for name, recipe in {**RECIPES, **VAE_RECIPES}.items():
             status = "shipped" if path(name).exists() else "not trained"
             print(f"{name:20s} {status:12s} {recipe}")
         return
