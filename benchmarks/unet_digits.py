@@ -8,10 +8,10 @@ reach beside the floor. Prints medians of repeats.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+
+from timing import median_seconds
 
 from diffusion_lite import image_metrics, zoo
 from diffusion_lite.data import digits
@@ -19,17 +19,6 @@ from diffusion_lite.losses import epsilon_loss
 from diffusion_lite.samplers import ddim_sample, ddpm_sample
 from diffusion_lite.train import pick_device
 from diffusion_lite.unet import UNet
-
-
-def seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -56,11 +45,11 @@ def main() -> None:
             optimizer.step()
 
     train_steps(2)                                             # warm-up
-    per_10 = seconds(train_steps, args.repeats)
+    per_10 = median_seconds(train_steps, args.repeats)
     shape = (256, 1, 8, 8)
-    ddim = seconds(lambda: ddim_sample(trained, schedule, shape, num_steps=50, progress=False),
+    ddim = median_seconds(lambda: ddim_sample(trained, schedule, shape, num_steps=50, progress=False),
                    args.repeats)
-    ddpm = seconds(lambda: ddpm_sample(trained, schedule, shape, progress=False), 1)
+    ddpm = median_seconds(lambda: ddpm_sample(trained, schedule, shape, progress=False), 1)
 
     # quality: FD of 297 DDIM-50 samples to the 297 test digits, beside the floor (median of 5)
     test_images, test_labels = digits("test")

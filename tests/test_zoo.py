@@ -130,3 +130,20 @@ def test_shipped_shapes_model_meets_its_bar(name):
     fd = image_metrics.frechet_distance(features(samples), test)
     floor = image_metrics.fd_floor(features(zoo.shapes_images(2500, seed=103)), test)
     assert fd <= zoo.RECIPES[name].fd_bar * floor, f"{name}: FD {fd:.2f}, floor {floor:.2f}"
+
+
+def test_v_prediction_recipes_load_as_epsilon_networks(monkeypatch, tmp_path):
+    """A recipe with prediction="v" trains the U-Net on v_loss and loads wrapped in EpsilonFromV,
+    so that samplers receive ε; the round trip through save and load keeps the weights."""
+    from diffusion_lite.unet import EpsilonFromV
+
+    recipe = zoo.RECIPES["shapes_unet"]
+    assert recipe.prediction == "v"
+    model = zoo.build(recipe)
+    assert isinstance(model, EpsilonFromV)
+    monkeypatch.setattr(zoo, "HERE", tmp_path)
+    zoo.save("shapes_unet", model)
+    loaded, _ = zoo.load("shapes_unet")
+    x, t = torch.randn(2, 3, 16, 16), torch.tensor([10, 900])
+    with torch.no_grad():
+        assert torch.allclose(loaded(x, t), model.eval()(x, t), atol=1e-2)
