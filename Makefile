@@ -37,7 +37,8 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	rm -rf _build/nbval
 	$(BIN)/python tests/nbval_references.py inject _build/nbval $(CHAPTERS)
-	$(BIN)/python -m pytest -p no:randomly --nbval-lax --nbval-current-env \
+	PYTHONPATH=tests $(BIN)/python -m pytest -p no:randomly -p nbval_output_timeout \
+	    --nbval-lax --nbval-current-env \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg _build/nbval
 
 # The book built with execution off: broken references, citations or TOC entries fail.

@@ -7,8 +7,8 @@ it never calls the model. The loops (``ddpm_sample``, ``ddim_sample``) are ten l
 from __future__ import annotations
 
 import torch
-from tqdm.auto import tqdm
 
+from ._progress import progress_bar
 from ._validate import check_choice, check_positive_int, check_same_shape, check_tensor
 from .schedules import (NoiseSchedule, alpha_bar_terms, batch_timesteps, extract,
                         posterior_mean_variance, predict_x0)
@@ -47,6 +47,21 @@ def ddpm_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, 
     return mean + nonzero * sigma2.sqrt() * _randn_like(x_t, generator)
 
 
+def _step_terms(schedule: NoiseSchedule, x_name: str, x: torch.Tensor, eps: torch.Tensor, t, t_prev):
+    """Check a DDIM step's inputs; return t batched, then alpha_bar and 1 - alpha_bar at t and at
+    t_prev, shaped to broadcast against ``x`` (index t + 1 of the terms is step t)."""
+    check_tensor(x_name, x, min_ndim=1)
+    check_same_shape(x_name, x, "eps", eps)
+    t = batch_timesteps(t, x.shape[0], x.device)
+    t_prev = batch_timesteps(t_prev, x.shape[0], x.device)
+    if (t_prev >= t).any() or (t_prev < -1).any():
+        raise ValueError(f"t_prev: expected -1 <= t_prev < t, got t_prev={t_prev.tolist()} "
+                         f"for t={t.tolist()}")
+    alpha_bars, one_minus = alpha_bar_terms(schedule)
+    return (t, extract(alpha_bars, t + 1, x), extract(alpha_bars, t_prev + 1, x),
+            extract(one_minus, t + 1, x), extract(one_minus, t_prev + 1, x))
+
+
 def ddim_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, t_prev, *,
               eta: float = 0.0, clip_x0: float | None = None,
               generator: torch.Generator | None = None) -> torch.Tensor:
@@ -54,20 +69,11 @@ def ddim_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, 
     alpha_bar = 1, a clean sample. ``eta = 0`` is deterministic; ``eta = 1`` with
     ``t_prev = t - 1`` has DDPM's posterior variance. Chapters 3 and 6.
     """
-    check_tensor("x_t", x_t, min_ndim=1)
-    check_same_shape("x_t", x_t, "eps", eps)
     if not 0.0 <= eta:
         raise ValueError(f"eta: expected a value >= 0, got {eta}")
-    batch = x_t.shape[0]
-    t = batch_timesteps(t, batch, x_t.device)
-    t_prev = batch_timesteps(t_prev, batch, x_t.device)
-    if (t_prev >= t).any() or (t_prev < -1).any():
-        raise ValueError(f"t_prev: expected -1 <= t_prev < t, got t_prev={t_prev.tolist()} "
-                         f"for t={t.tolist()}")
-    # 1. alpha_bar and 1 - alpha_bar at t and at t_prev (index + 1; alpha_bar = 1 at -1)
-    alpha_bars, one_minus = alpha_bar_terms(schedule)
-    alpha_bar, alpha_bar_prev = extract(alpha_bars, t + 1, x_t), extract(alpha_bars, t_prev + 1, x_t)
-    one_minus_t, one_minus_prev = extract(one_minus, t + 1, x_t), extract(one_minus, t_prev + 1, x_t)
+    # 1. alpha_bar and 1 - alpha_bar at t and at t_prev (alpha_bar = 1 at t_prev = -1)
+    t, alpha_bar, alpha_bar_prev, one_minus_t, one_minus_prev = _step_terms(
+        schedule, "x_t", x_t, eps, t, t_prev)
     # 2. predict x0 (eq. 12, "predicted x0")
     x0_pred = _maybe_clip(predict_x0(schedule, x_t, t, eps), clip_x0)
     if clip_x0 is not None:   # keep eps consistent with the clipped x0
@@ -88,17 +94,8 @@ def ddim_inversion_step(schedule: NoiseSchedule, eps: torch.Tensor, x_prev: torc
     """One deterministic DDIM step run *forwards*, x_{t_prev} -> x_t with t_prev < t (DDIM
     inversion; Song et al. 2021, sec. 4.3 and Dhariwal & Nichol 2021, appendix F): the same
     update as ``ddim_step`` with eta = 0, with the roles of the two steps swapped. Chapter 6."""
-    check_tensor("x_prev", x_prev, min_ndim=1)
-    check_same_shape("x_prev", x_prev, "eps", eps)
-    batch = x_prev.shape[0]
-    t = batch_timesteps(t, batch, x_prev.device)
-    t_prev = batch_timesteps(t_prev, batch, x_prev.device)
-    if (t_prev >= t).any() or (t_prev < -1).any():
-        raise ValueError(f"t_prev: expected -1 <= t_prev < t, got t_prev={t_prev.tolist()} "
-                         f"for t={t.tolist()}")
-    alpha_bars, one_minus = alpha_bar_terms(schedule)
-    alpha_bar, alpha_bar_prev = extract(alpha_bars, t + 1, x_prev), extract(alpha_bars, t_prev + 1, x_prev)
-    one_minus_t, one_minus_prev = extract(one_minus, t + 1, x_prev), extract(one_minus, t_prev + 1, x_prev)
+    _, alpha_bar, alpha_bar_prev, one_minus_t, one_minus_prev = _step_terms(
+        schedule, "x_prev", x_prev, eps, t, t_prev)
     x0_pred = (x_prev - one_minus_prev.sqrt() * eps) / alpha_bar_prev.sqrt()
     return alpha_bar.sqrt() * x0_pred + one_minus_t.sqrt() * eps
 
@@ -179,7 +176,7 @@ def ddpm_sample(model, schedule: NoiseSchedule, shape, *, cond=None, x_T=None,
     device = device or next(model.parameters()).device
     x = _initial_noise(shape, x_T, device, generator)
     trajectory = [x.cpu()] if return_trajectory else None
-    for t in tqdm(range(schedule.num_steps - 1, -1, -1), desc="DDPM", disable=not progress):
+    for t in progress_bar(range(schedule.num_steps - 1, -1, -1), desc="DDPM", enabled=progress):
         eps = guided_eps(model, x, batch_timesteps(t, x.shape[0], device), cond, guidance_scale, uncond)
         x = ddpm_step(schedule, eps, x, t, variance=variance, clip_x0=clip_x0, generator=generator)
         if return_trajectory:
@@ -202,7 +199,7 @@ def ddim_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50, e
     x = _initial_noise(shape, x_T, device, generator)
     trajectory = [x.cpu()] if return_trajectory else None
     steps = _strided_steps(schedule, num_steps, start_step, "start_step").tolist()
-    for t, t_prev in tqdm(list(zip(steps, steps[1:] + [-1])), desc="DDIM", disable=not progress):
+    for t, t_prev in progress_bar(list(zip(steps, steps[1:] + [-1])), desc="DDIM", enabled=progress):
         eps = guided_eps(model, x, batch_timesteps(t, x.shape[0], device), cond, guidance_scale, uncond)
         x = ddim_step(schedule, eps, x, t, t_prev, eta=eta, clip_x0=clip_x0, generator=generator)
         if return_trajectory:
@@ -233,7 +230,7 @@ def ddim_invert(model, schedule: NoiseSchedule, x0: torch.Tensor, *, num_steps: 
     x = x0.to(device)
     trajectory = [x.cpu()] if return_trajectory else None
     steps = _strided_steps(schedule, num_steps, end_step, "end_step").flip(0).tolist()  # ascending
-    for t_prev, t in tqdm(list(zip([-1] + steps[:-1], steps)), desc="invert", disable=not progress):
+    for t_prev, t in progress_bar(list(zip([-1] + steps[:-1], steps)), desc="invert", enabled=progress):
         eps = model(x, batch_timesteps(max(t_prev, 0), x.shape[0], device), cond=cond)
         x = ddim_inversion_step(schedule, eps, x, t_prev, t)
         if return_trajectory:

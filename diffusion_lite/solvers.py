@@ -13,8 +13,8 @@ Flow matching learns the velocity of the straight path x_t = (1 - t) x0 + t nois
 from __future__ import annotations
 
 import torch
-from tqdm.auto import tqdm
 
+from ._progress import progress_bar
 from ._validate import check_choice, check_positive_int
 from .schedules import NoiseSchedule, alpha_bar_terms, batch_timesteps
 
@@ -76,7 +76,7 @@ def ode_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50,
     x_tilde = x * (1 + levels[0] ** 2) ** 0.5                    # x / sqrt(ᾱ)
     trajectory = [x.cpu()] if return_trajectory else None
     pairs = list(zip(steps.tolist(), levels[:-1], levels[1:], steps.tolist()[1:] + [None]))
-    for t, sigma, sigma_next, t_next in tqdm(pairs, desc=method, disable=not progress):
+    for t, sigma, sigma_next, t_next in progress_bar(pairs, desc=method, enabled=progress):
         d = _direction(model, x_tilde, sigma, t, cond, clip_x0)
         if method == "euler_maruyama":
             # reverse SDE in σ: dx̃ = 2 ε̂ dσ + sqrt(2 σ |dσ|) z
@@ -112,7 +112,7 @@ def flow_sample(model, shape, *, num_steps: int = 50, method: str = "euler", con
     def velocity(x, t):
         return model(x, torch.full((x.shape[0],), t, device=x.device), cond=cond)
 
-    for t, t_next in tqdm(list(zip(times[:-1], times[1:])), desc="flow", disable=not progress):
+    for t, t_next in progress_bar(list(zip(times[:-1], times[1:])), desc="flow", enabled=progress):
         v = velocity(x, t)
         x_next = x + (t_next - t) * v
         if method == "heun" and t_next > 0:

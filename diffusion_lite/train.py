@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from ._progress import progress_bar
 from ._validate import check_choice, check_positive_int
 
 
@@ -87,7 +87,7 @@ def train(model: torch.nn.Module, loss_fn: Callable, data, *, steps: int, batch_
     decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if lr_decay == "cosine" else None
     losses = []
     model.train()
-    bar = tqdm(range(steps), desc="train", disable=not progress)
+    bar = progress_bar(range(steps), desc="train", enabled=progress)
     for step in bar:
         # 1. a random batch, 2. the loss, 3. one optimiser step, 4. the moving average
         batch = _draw_batch(data, batch_size, generator, device)
