@@ -74,7 +74,7 @@ RECIPES = {
                           ema_decay=0.999, label_dropout=0.1, data="shapes", train_size=20_000),
     # pixel-space diffusion on 16×16 shapes, the baseline of chapter 9's latent diffusion: the
     # same U-Net as the chapter's latent model but for its input size and channels. Predicts v:
-    # the same recipe predicting ε left visible noise in a third of its DDIM-50 samples (FD 9,246
+    # the same recipe predicting ε left visible noise in many of its DDIM-50 samples (FD 9,246
     # against 99 for v, 500 samples, floor 81); 14 min on one CPU thread
     "shapes_unet": Recipe(UNetConfig(image_size=16, in_channels=3, base_channels=16,
                                      channel_mults=(1, 2), attention_resolutions=()),
