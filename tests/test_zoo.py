@@ -150,6 +150,10 @@ def test_v_prediction_recipes_load_as_epsilon_networks(monkeypatch, tmp_path):
     assert recipe.prediction == "v"
     model = zoo.build(recipe)
     assert isinstance(model, EpsilonFromV)
+    text_v = zoo.build(dataclasses.replace(zoo.RECIPES["shapes_text"], prediction="v"))
+    assert isinstance(text_v, EpsilonFromV) and isinstance(text_v.net, zoo.TextConditionedUNet)
+    with pytest.raises(ValueError, match="recipe.prediction: expected one of"):
+        zoo.build(dataclasses.replace(recipe, prediction="x0"))
     monkeypatch.setattr(zoo, "HERE", tmp_path)
     zoo.save("shapes_unet", model)
     loaded, _ = zoo.load("shapes_unet")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from .._validate import check_choice
 from ..data import digits
 from ..shapes import all_combinations, seen_combinations, shapes
 from ..text import TextConditionedUNet, TextEncoder, shapes_tokenizer
@@ -43,7 +44,7 @@ class Recipe:
     ema_decay: float            # the shipped weights are the moving average
     label_dropout: float = 0.0  # share of labels replaced by "no class" (classifier-free guidance)
     seed: int = 0               # seeds every random draw
-    fd_bar: float = 1.5         # quality bar: FD to the test digits within this × the floor
+    fd_bar: float = 1.5         # quality bar: FD to the test images within this × the floor
     data: str = "digits"        # "digits" (class labels), "shapes" (captions, a text encoder),
                                 # "shapes_images" (all 48 combinations, no conditioning) or
                                 # "shapes_latents" (those images encoded by ``autoencoder``)
@@ -144,17 +145,18 @@ def drop_labels(labels: torch.Tensor, p: float, null_class: int,
 
 def build(recipe) -> torch.nn.Module:
     """The untrained network of a recipe: a ``VAE``, a ``UNet``, or for captioned shapes a
-    ``TextConditionedUNet``."""
+    ``TextConditionedUNet``; wrapped in ``EpsilonFromV`` when the recipe predicts v."""
     if isinstance(recipe, VAERecipe):
         return VAE(recipe.config)
-    unet = UNet(recipe.config)
+    check_choice("recipe.prediction", recipe.prediction, {"eps", "v"})
+    model = UNet(recipe.config)
+    if recipe.data == "shapes":
+        encoder = TextEncoder(len(shapes_tokenizer()), dim=recipe.text_dim,
+                              layers=recipe.text_layers, max_len=shapes_tokenizer().max_len)
+        model = TextConditionedUNet(model, encoder)
     if recipe.prediction == "v":
-        return EpsilonFromV(unet, NoiseSchedule.from_name(recipe.schedule, recipe.num_steps))
-    if recipe.data != "shapes":
-        return unet
-    encoder = TextEncoder(len(shapes_tokenizer()), dim=recipe.text_dim, layers=recipe.text_layers,
-                          max_len=shapes_tokenizer().max_len)
-    return TextConditionedUNet(unet, encoder)
+        model = EpsilonFromV(model, NoiseSchedule.from_name(recipe.schedule, recipe.num_steps))
+    return model
 
 
 def shapes_training_set(recipe: Recipe):
