@@ -58,19 +58,27 @@ def train_digits_classifier(*, epochs: int = 40, seed: int = 0, progress: bool =
     return model.eval()
 
 
-def digits_classifier() -> DigitsClassifier:
-    """The shipped classifier (≥ 97% on the digits' test split), loaded with weights_only."""
-    model = DigitsClassifier()
-    model.load_state_dict(torch.load(CLASSIFIER_PATH, map_location="cpu", weights_only=True))
+def _load_frozen(model: nn.Module, path: Path) -> nn.Module:
+    """``model`` with the shipped weights at ``path`` (weights_only), in eval mode, frozen."""
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval().requires_grad_(False)
 
 
 @torch.no_grad()
+def _features(classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """The classifier's features of images in [-1, 1], on the CPU."""
+    check_tensor("images", images, ndim=4)
+    return classifier.features(images.float().cpu().clamp(-1, 1))
+
+
+def digits_classifier() -> DigitsClassifier:
+    """The shipped classifier (≥ 97% on the digits' test split), loaded with weights_only."""
+    return _load_frozen(DigitsClassifier(), CLASSIFIER_PATH)
+
+
 def digit_features(images: torch.Tensor, classifier: DigitsClassifier | None = None) -> torch.Tensor:
     """128-d classifier features of (B, 1, 8, 8) images in [-1, 1]."""
-    check_tensor("images", images, ndim=4)
-    classifier = classifier or digits_classifier()
-    return classifier.features(images.float().cpu().clamp(-1, 1))
+    return _features(classifier or digits_classifier(), images)
 
 
 class ShapesClassifier(nn.Module):
@@ -113,18 +121,12 @@ def train_shapes_classifier(*, steps: int = 600, seed: int = 0) -> ShapesClassif
 
 def shapes_classifier() -> ShapesClassifier:
     """The shipped shapes classifier, loaded with weights_only."""
-    model = ShapesClassifier()
-    model.load_state_dict(torch.load(SHAPES_CLASSIFIER_PATH, map_location="cpu", weights_only=True))
-    return model.eval().requires_grad_(False)
+    return _load_frozen(ShapesClassifier(), SHAPES_CLASSIFIER_PATH)
 
 
-@torch.no_grad()
 def shape_features(images: torch.Tensor, classifier: ShapesClassifier | None = None) -> torch.Tensor:
     """128-d classifier features of (B, 3, 16, 16) shapes images in [-1, 1]."""
-    check_tensor("images", images, ndim=4)
-    classifier = classifier or shapes_classifier()
-    return torch.cat([classifier.features(chunk) for chunk in
-                      images.float().cpu().clamp(-1, 1).split(1024)])
+    return _features(classifier or shapes_classifier(), images)
 
 
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
