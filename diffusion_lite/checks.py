@@ -81,7 +81,7 @@ def check_epsilon_loss(fn, cases: int = 5) -> None:
     schedule, model = NoiseSchedule.linear(1000), _NoiseOracle()
     for _ in range(cases):
         x0, noise = torch.randn(16, 2, generator=g), torch.randn(16, 2, generator=g)
-        t = torch.randint(0, 1000, (16,), generator=g)
+        t = torch.randint(1, 1001, (16,), generator=g)
         x_t = add_noise(schedule, x0, t, noise)
         answer = fn(model, schedule, x0.clone(), t.clone(), noise.clone())
         reference = epsilon_loss(model, schedule, x0, t=t, noise=noise)
@@ -109,25 +109,30 @@ def check_ddpm_step(fn, cases: int = 5) -> None:
     ``t`` is a Python int, the same for the whole batch."""
     g = torch.Generator().manual_seed(3)
     schedule = NoiseSchedule.linear(1000)
-    for t in [999, 500, 10, 1, 0][:cases]:
+    for t in [1000, 500, 10, 2, 1][:cases]:
         x_t, eps, z = (torch.randn(8, 2, generator=g) for _ in range(3))
         tt = torch.full((8,), t)
         alpha, alpha_bar, beta = (extract(v, tt, x_t) for v in
                                   (schedule.alphas, schedule.alpha_bars, schedule.betas))
+        alpha_bar_prev = extract(schedule.alpha_bars, tt - 1, x_t)
         mean = (x_t - beta / (1 - alpha_bar).sqrt() * eps) / alpha.sqrt()
-        sigma = beta.sqrt() if t > 0 else torch.zeros_like(beta)
+        sigma = beta.sqrt() if t > 1 else torch.zeros_like(beta)
         _diagnose(f"check_ddpm_step (t={t})", fn(schedule, eps.clone(), x_t.clone(), t, z.clone()),
                   mean + sigma * z, {
-            "No noise is added at the last step (t = 0): it would blur the final sample.":
+            "No noise is added at the last step (t = 1, which returns x_0): it would blur the "
+            "final sample.":
                 mean + beta.sqrt() * z,
             "sigma_t is the standard deviation sqrt(beta_t), not the variance beta_t.":
-                mean + (beta if t > 0 else 0) * z,
+                mean + (beta if t > 1 else 0) * z,
             "The noise estimate is scaled by beta_t / sqrt(1 - alpha_bar_t), not by beta_t alone.":
                 (x_t - beta * eps) / alpha.sqrt() + sigma * z,
             "Divide by sqrt(alpha_t) (one step), not by sqrt(alpha_bar_t).":
                 (x_t - beta / (1 - alpha_bar).sqrt() * eps) / alpha_bar.sqrt() + sigma * z,
             "That is the predicted x0 itself: one step only removes a little of the noise.":
                 predict_x0(schedule, x_t, tt, eps),
+            "Off by one: schedule.alpha_bars[t] is alpha_bar_t (index 0 is the clean end, "
+            "alpha_bar_0 = 1); you used alpha_bar_{t-1}.":
+                (x_t - beta / (1 - alpha_bar_prev).sqrt() * eps) / alpha.sqrt() + sigma * z,
         })
     return _passed("check_ddpm_step", min(cases, 5))
 
@@ -137,7 +142,7 @@ def check_timestep_embedding(fn, cases: int = 4) -> None:
     t · 10000^(-i / (dim/2)) for i = 0 … dim/2 - 1, followed by the cosines of the same."""
     g = torch.Generator().manual_seed(4)
     for dim in [8, 16, 32, 64][:cases]:
-        t = torch.randint(0, 1000, (6,), generator=g)
+        t = torch.randint(1, 1001, (6,), generator=g)
         half = dim // 2
         log_period = torch.log(torch.tensor(10_000.0))
         angles = t.float()[:, None] * torch.exp(-log_period * torch.arange(half) / half)[None, :]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from .samplers import ddim_step, ddim_timesteps
-from .schedules import NoiseSchedule, add_noise, alpha_bar_terms, batch_timesteps, extract, predict_x0
+from .schedules import NoiseSchedule, add_noise, batch_timesteps, extract, predict_x0
 
 
 def two_step_target(schedule: NoiseSchedule, x_t: torch.Tensor, t, t_next,
@@ -23,9 +23,9 @@ def two_step_target(schedule: NoiseSchedule, x_t: torch.Tensor, t, t_next,
     batch = x_t.shape[0]
     t = batch_timesteps(t, batch, x_t.device)
     t_next = batch_timesteps(t_next, batch, x_t.device)
-    alpha_bars, one_minus = alpha_bar_terms(schedule)
-    a_t, a_next = extract(alpha_bars, t + 1, x_t).sqrt(), extract(alpha_bars, t_next + 1, x_t).sqrt()
-    s_t, s_next = extract(one_minus, t + 1, x_t).sqrt(), extract(one_minus, t_next + 1, x_t).sqrt()
+    alpha_bars, one_minus = schedule.alpha_bars.double(), schedule.one_minus_alpha_bars.double()
+    a_t, a_next = extract(alpha_bars, t, x_t).sqrt(), extract(alpha_bars, t_next, x_t).sqrt()
+    s_t, s_next = extract(one_minus, t, x_t).sqrt(), extract(one_minus, t_next, x_t).sqrt()
     ratio = s_next / s_t
     return (x_next_teacher - ratio * x_t) / (a_next - ratio * a_t)
 
@@ -37,7 +37,7 @@ def distillation_loss(student, teacher, schedule: NoiseSchedule, x0: torch.Tenso
     steps). The loss compares x0 estimates, weighted by max(SNR, 1) ("truncated SNR" weighting,
     which for an ε-model keeps the high-noise steps from being ignored)."""
     fine = ddim_timesteps(schedule.num_steps, 2 * student_steps)             # teacher's grid
-    fine_next = torch.cat([fine[1:], torch.tensor([-1])])
+    fine_next = torch.cat([fine[1:], torch.tensor([0])])
     pick = torch.randint(0, student_steps, (x0.shape[0],), generator=generator) * 2
     t, t_mid = fine[pick].to(x0.device), fine[pick + 1].to(x0.device)
     t_next = fine_next[pick + 1].to(x0.device)
@@ -48,6 +48,5 @@ def distillation_loss(student, teacher, schedule: NoiseSchedule, x0: torch.Tenso
         x_next = ddim_step(schedule, teacher(x_mid, t_mid), x_mid, t_mid, t_next)
         target = two_step_target(schedule, x_t, t, t_next, x_next)
     x0_student = predict_x0(schedule, x_t, t, student(x_t, t))
-    alpha_bars, one_minus = alpha_bar_terms(schedule)
-    snr = (extract(alpha_bars, t + 1, x_t) / extract(one_minus, t + 1, x_t)).clamp(min=1.0)
+    snr = extract(schedule.snr(), t, x_t).clamp(min=1.0)
     return (snr * (x0_student - target).pow(2)).flatten(1).mean(dim=1).mean()

@@ -10,10 +10,10 @@ from .schedules import NoiseSchedule, add_noise, check_timesteps, velocity
 
 
 def _noisy_batch(schedule: NoiseSchedule, x0, t, noise, generator):
-    """Draw (t, noise) where not given and return (x_t, t, noise)."""
+    """Draw (t uniform on 1 ... T, noise) where not given and return (x_t, t, noise)."""
     check_tensor("x0", x0, min_ndim=1)
     if t is None:
-        t = torch.randint(0, schedule.num_steps, (x0.shape[0],), generator=generator,
+        t = torch.randint(1, schedule.num_steps + 1, (x0.shape[0],), generator=generator,
                           device="cpu").to(x0.device)
     check_timesteps(schedule, t, x0.shape[0])
     if noise is None:

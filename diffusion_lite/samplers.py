@@ -10,7 +10,7 @@ import torch
 
 from ._progress import progress_bar
 from ._validate import check_choice, check_positive_int, check_same_shape, check_tensor
-from .schedules import (NoiseSchedule, alpha_bar_terms, batch_timesteps, extract,
+from .schedules import (NoiseSchedule, batch_timesteps, check_timesteps, extract,
                         posterior_mean_variance, predict_x0)
 
 DDPM_VARIANCES = ("beta_tilde", "beta")
@@ -32,7 +32,7 @@ def ddpm_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, 
 
     The mean is the posterior mean q(x_{t-1} | x_t, x0_pred); the variance sigma_t² is
     ``"beta_tilde"`` (the posterior's, the lower bound) or ``"beta"`` (the upper bound),
-    Ho et al. sec. 3.2. No noise is added at t = 0. Chapter 3.
+    Ho et al. sec. 3.2. No noise is added at t = 1, the step that returns x_0. Chapter 3.
     """
     check_choice("variance", variance, DDPM_VARIANCES)
     check_tensor("x_t", x_t, min_ndim=1)
@@ -42,36 +42,36 @@ def ddpm_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, 
     # 2. the mean and variance of q(x_{t-1} | x_t, x0_pred) (eqs. 6–7)
     mean, beta_tilde = posterior_mean_variance(schedule, x0_pred, x_t, t)
     sigma2 = beta_tilde if variance == "beta_tilde" else extract(schedule.betas, t, x_t).expand_as(x_t)
-    # 3. add noise, except at the last step
-    nonzero = (t > 0).reshape(-1, *([1] * (x_t.ndim - 1))).to(x_t.dtype)
+    # 3. add noise, except at the last step (t = 1 -> x_0)
+    nonzero = (t > 1).reshape(-1, *([1] * (x_t.ndim - 1))).to(x_t.dtype)
     return mean + nonzero * sigma2.sqrt() * _randn_like(x_t, generator)
 
 
 def _step_terms(schedule: NoiseSchedule, x_name: str, x: torch.Tensor, eps: torch.Tensor, t, t_prev):
     """Check a DDIM step's inputs; return t batched, then alpha_bar and 1 - alpha_bar at t and at
-    t_prev, shaped to broadcast against ``x`` (index t + 1 of the terms is step t)."""
+    t_prev, shaped to broadcast against ``x``."""
     check_tensor(x_name, x, min_ndim=1)
     check_same_shape(x_name, x, "eps", eps)
-    t = batch_timesteps(t, x.shape[0], x.device)
+    t = check_timesteps(schedule, batch_timesteps(t, x.shape[0], x.device), x.shape[0])
     t_prev = batch_timesteps(t_prev, x.shape[0], x.device)
-    if (t_prev >= t).any() or (t_prev < -1).any():
-        raise ValueError(f"t_prev: expected -1 <= t_prev < t, got t_prev={t_prev.tolist()} "
+    if (t_prev >= t).any() or (t_prev < 0).any():
+        raise ValueError(f"t_prev: expected 0 <= t_prev < t, got t_prev={t_prev.tolist()} "
                          f"for t={t.tolist()}")
-    alpha_bars, one_minus = alpha_bar_terms(schedule)
-    return (t, extract(alpha_bars, t + 1, x), extract(alpha_bars, t_prev + 1, x),
-            extract(one_minus, t + 1, x), extract(one_minus, t_prev + 1, x))
+    alpha_bars, one_minus = schedule.alpha_bars.double(), schedule.one_minus_alpha_bars.double()
+    return (t, extract(alpha_bars, t, x), extract(alpha_bars, t_prev, x),
+            extract(one_minus, t, x), extract(one_minus, t_prev, x))
 
 
 def ddim_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, t_prev, *,
               eta: float = 0.0, clip_x0: float | None = None,
               generator: torch.Generator | None = None) -> torch.Tensor:
-    """One DDIM step x_t -> x_{t_prev} (Song et al. 2021, eq. 12); ``t_prev = -1`` means
-    alpha_bar = 1, a clean sample. ``eta = 0`` is deterministic; ``eta = 1`` with
+    """One DDIM step x_t -> x_{t_prev} (Song et al. 2021, eq. 12); ``t_prev = 0`` means
+    alpha_bar_0 = 1, a clean sample. ``eta = 0`` is deterministic; ``eta = 1`` with
     ``t_prev = t - 1`` has DDPM's posterior variance. Chapters 3 and 6.
     """
     if not 0.0 <= eta:
         raise ValueError(f"eta: expected a value >= 0, got {eta}")
-    # 1. alpha_bar and 1 - alpha_bar at t and at t_prev (alpha_bar = 1 at t_prev = -1)
+    # 1. alpha_bar and 1 - alpha_bar at t and at t_prev (alpha_bar_0 = 1)
     t, alpha_bar, alpha_bar_prev, one_minus_t, one_minus_prev = _step_terms(
         schedule, "x_t", x_t, eps, t, t_prev)
     # 2. predict x0 (eq. 12, "predicted x0")
@@ -138,15 +138,15 @@ def slerp(a: torch.Tensor, b: torch.Tensor, alpha) -> torch.Tensor:
 
 
 def ddim_timesteps(num_train_steps: int, num_sample_steps: int) -> torch.Tensor:
-    """``num_sample_steps`` evenly spaced steps from T-1 down, "trailing" spacing
-    (Lin et al. 2024, sec. 3.3): always starts at T-1, where x_T is pure noise. Chapter 6."""
+    """``num_sample_steps`` evenly spaced steps from T down, "trailing" spacing
+    (Lin et al. 2024, sec. 3.3): always starts at T, where x_T is pure noise. Chapter 6."""
     check_positive_int("num_train_steps", num_train_steps)
     check_positive_int("num_sample_steps", num_sample_steps)
     if num_sample_steps > num_train_steps:
         raise ValueError(f"num_sample_steps: expected at most num_train_steps={num_train_steps}, "
                          f"got {num_sample_steps}")
     ratio = num_train_steps / num_sample_steps
-    steps = torch.round(torch.arange(num_train_steps, 0, -ratio, dtype=torch.float64)) - 1
+    steps = torch.round(torch.arange(num_train_steps, 0, -ratio, dtype=torch.float64))
     return steps.long()                                                      # descending
 
 
@@ -176,7 +176,7 @@ def ddpm_sample(model, schedule: NoiseSchedule, shape, *, cond=None, x_T=None,
     device = device or next(model.parameters()).device
     x = _initial_noise(shape, x_T, device, generator)
     trajectory = [x.cpu()] if return_trajectory else None
-    for t in progress_bar(range(schedule.num_steps - 1, -1, -1), desc="DDPM", enabled=progress):
+    for t in progress_bar(range(schedule.num_steps, 0, -1), desc="DDPM", enabled=progress):
         eps = guided_eps(model, x, batch_timesteps(t, x.shape[0], device), cond, guidance_scale, uncond)
         x = ddpm_step(schedule, eps, x, t, variance=variance, clip_x0=clip_x0, generator=generator)
         if return_trajectory:
@@ -193,13 +193,13 @@ def ddim_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50, e
     """DDIM sampling on ``num_steps`` of the T training steps (Song et al. 2021, sec. 4.2).
     Returns x_0, and with ``return_trajectory`` every visited state on the CPU. ``eta = 1``
     is DDPM on the strided chain ("strided DDPM"); ``guidance_scale`` as in ``ddpm_sample``.
-    ``start_step`` (default T-1) starts from a partly noisy ``x_T`` at that step instead, as
+    ``start_step`` (default T) starts from a partly noisy ``x_T`` at that step instead, as
     after ``ddim_invert(..., end_step=start_step)``. Chapters 3, 6, 7."""
     device = device or next(model.parameters()).device
     x = _initial_noise(shape, x_T, device, generator)
     trajectory = [x.cpu()] if return_trajectory else None
     steps = _strided_steps(schedule, num_steps, start_step, "start_step").tolist()
-    for t, t_prev in progress_bar(list(zip(steps, steps[1:] + [-1])), desc="DDIM", enabled=progress):
+    for t, t_prev in progress_bar(list(zip(steps, steps[1:] + [0])), desc="DDIM", enabled=progress):
         eps = guided_eps(model, x, batch_timesteps(t, x.shape[0], device), cond, guidance_scale, uncond)
         x = ddim_step(schedule, eps, x, t, t_prev, eta=eta, clip_x0=clip_x0, generator=generator)
         if return_trajectory:
@@ -208,12 +208,12 @@ def ddim_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50, e
 
 
 def _strided_steps(schedule: NoiseSchedule, num_steps: int, last: int | None, name: str):
-    """``num_steps`` trailing steps from ``last`` (default T-1) down to 0, descending."""
+    """``num_steps`` trailing steps from ``last`` (default T) down towards 1, descending."""
     if last is None:
         return ddim_timesteps(schedule.num_steps, num_steps)
-    if not 0 <= int(last) < schedule.num_steps:
-        raise ValueError(f"{name}: expected a step in [0, {schedule.num_steps - 1}], got {last}")
-    return ddim_timesteps(int(last) + 1, num_steps)
+    if not 1 <= int(last) <= schedule.num_steps:
+        raise ValueError(f"{name}: expected a step in [1, {schedule.num_steps}], got {last}")
+    return ddim_timesteps(int(last), num_steps)
 
 
 @torch.no_grad()
@@ -221,17 +221,17 @@ def ddim_invert(model, schedule: NoiseSchedule, x0: torch.Tensor, *, num_steps: 
                 end_step: int | None = None, cond=None, device=None, progress: bool = True,
                 return_trajectory: bool = False):
     """Run deterministic DDIM backwards, image -> noise, on the same steps as ``ddim_sample``
-    (up to ``end_step``, default T-1); ``ddim_sample(..., x_T=ddim_invert(...),
+    (up to ``end_step``, default T); ``ddim_sample(..., x_T=ddim_invert(...),
     start_step=end_step)`` then returns (nearly) ``x0``. Each step uses the noise predicted at
-    the state it starts from. Where alpha_bar at ``end_step`` is tiny (the cosine schedule's last
+    the state it starts from (at the clean end, the lowest noise level t = 1). Where alpha_bar at ``end_step`` is tiny (the cosine schedule's last
     step), that approximation's error is amplified by 1/sqrt(alpha_bar): stop earlier. Chapter 6."""
     check_tensor("x0", x0, min_ndim=2)
     device = device or next(model.parameters()).device
     x = x0.to(device)
     trajectory = [x.cpu()] if return_trajectory else None
     steps = _strided_steps(schedule, num_steps, end_step, "end_step").flip(0).tolist()  # ascending
-    for t_prev, t in progress_bar(list(zip([-1] + steps[:-1], steps)), desc="invert", enabled=progress):
-        eps = model(x, batch_timesteps(max(t_prev, 0), x.shape[0], device), cond=cond)
+    for t_prev, t in progress_bar(list(zip([0] + steps[:-1], steps)), desc="invert", enabled=progress):
+        eps = model(x, batch_timesteps(max(t_prev, 1), x.shape[0], device), cond=cond)
         x = ddim_inversion_step(schedule, eps, x, t_prev, t)
         if return_trajectory:
             trajectory.append(x.cpu())

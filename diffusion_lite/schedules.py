@@ -3,7 +3,11 @@
 A schedule is a list of betas, beta_t = variance added at step t. Everything else follows:
 alpha_t = 1 - beta_t and alpha_bar_t = prod_{s<=t} alpha_s, so that
 q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I)   (Ho et al. 2020, eq. 4).
-Timesteps are 0-based: t = 0 is the first noising step, t = T-1 the last.
+
+Steps are numbered as in the papers: x_0 is the data, t = 1 ... T are the noising steps, and
+every per-step array of a ``NoiseSchedule`` has T + 1 entries indexed by t itself, index 0
+being the clean end (beta_0 = 0, alpha_bar_0 = 1). A formula printed in the book, evaluated at
+the code's t, is what the code computes. diffusers' timestep k is our t = k + 1.
 """
 
 from __future__ import annotations
@@ -65,27 +69,33 @@ SCHEDULE_NAMES = {"linear": linear_betas, "cosine": cosine_betas, "sigmoid": sig
 
 @dataclass(frozen=True)
 class NoiseSchedule:
-    """betas, alphas and alpha_bars of one schedule, computed in float64, stored as float32."""
+    """betas, alphas and alpha_bars of one schedule for t = 0 ... T, indexed by t (index 0 is
+    the clean end: beta_0 = 0, alpha_0 = alpha_bar_0 = 1). Computed in float64, stored as
+    float32; 1 - alpha_bar is computed with expm1, so it keeps its precision at small t."""
 
-    betas: torch.Tensor       # (T,) variance added at each step
-    alphas: torch.Tensor      # (T,) 1 - betas
-    alpha_bars: torch.Tensor  # (T,) cumulative product of alphas: signal kept after step t
+    betas: torch.Tensor                 # (T+1,) variance added at step t; betas[0] = 0
+    alphas: torch.Tensor                # (T+1,) 1 - betas
+    alpha_bars: torch.Tensor            # (T+1,) signal kept after t steps; alpha_bars[0] = 1
+    one_minus_alpha_bars: torch.Tensor  # (T+1,) noise variance after t steps; [0] = 0
 
     @classmethod
     def from_betas(cls, betas: torch.Tensor) -> NoiseSchedule:
-        """Build a schedule from any 1-D tensor of betas in (0, 1)."""
+        """Build a schedule from beta_1 ... beta_T, a 1-D tensor of T values in (0, 1)."""
         check_tensor("betas", betas, ndim=1)
         betas64 = betas.detach().to(torch.float64)
         if not ((betas64 > 0) & (betas64 < 1)).all():
             raise ValueError(f"betas: expected every value in (0, 1), got min {betas64.min():.3g}, "
                              f"max {betas64.max():.3g}")
-        alphas = 1.0 - betas64
-        alpha_bars = torch.cumprod(alphas, dim=0)
+        betas64 = torch.cat([betas64.new_zeros(1), betas64])                 # beta_0 = 0
+        log_alpha_bars = torch.cumsum(torch.log1p(-betas64), dim=0)          # log alpha_bar_0 = 0
+        alpha_bars = log_alpha_bars.exp()
         if alpha_bars[-1] < 1e-30:
             first = int((alpha_bars < 1e-30).nonzero()[0])
             raise ValueError(f"betas: alpha_bar falls below 1e-30 at step {first} and would "
                              "underflow float32; use fewer steps or smaller betas")
-        return cls(betas64.float(), alphas.float(), alpha_bars.float())
+        one_minus = -torch.expm1(log_alpha_bars)
+        one_minus[0] = 0.0                                 # +0, not -0: SNR at t = 0 is +inf
+        return cls(betas64.float(), (1.0 - betas64).float(), alpha_bars.float(), one_minus.float())
 
     @classmethod
     def linear(cls, num_steps: int = 1000, **kwargs) -> NoiseSchedule:
@@ -107,31 +117,43 @@ class NoiseSchedule:
 
     @property
     def num_steps(self) -> int:
-        return self.betas.shape[0]
+        """T, the number of noising steps."""
+        return self.betas.shape[0] - 1
+
+    @property
+    def steps(self) -> torch.Tensor:
+        """The noising steps 1, ..., T (a LongTensor), e.g. for plotting against t."""
+        return torch.arange(1, self.num_steps + 1)
 
     def snr(self, t: torch.Tensor | None = None) -> torch.Tensor:
-        """Signal-to-noise ratio alpha_bar_t / (1 - alpha_bar_t), for every step or for ``t``."""
-        alpha_bars, one_minus = alpha_bar_terms(self)
-        snr = (alpha_bars[1:] / one_minus[1:]).float()
-        return snr if t is None else snr[check_timesteps(self, t).cpu()]
+        """Signal-to-noise ratio alpha_bar_t / (1 - alpha_bar_t), for t = 0 ... T (infinite at
+        t = 0) or for the steps ``t``."""
+        snr = self.alpha_bars.double() / self.one_minus_alpha_bars.double()
+        snr = snr.float()
+        return snr if t is None else snr[check_timesteps(self, t, low=0).cpu()]
 
     def to(self, device) -> NoiseSchedule:
-        return NoiseSchedule(self.betas.to(device), self.alphas.to(device), self.alpha_bars.to(device))
+        return NoiseSchedule(*(v.to(device) for v in (self.betas, self.alphas, self.alpha_bars,
+                                                     self.one_minus_alpha_bars)))
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def check_timesteps(schedule: NoiseSchedule, t, batch_size: int | None = None) -> torch.Tensor:
-    """Check that ``t`` is an integer tensor of steps in [0, T-1] (and of length ``batch_size``)."""
+def check_timesteps(schedule: NoiseSchedule, t, batch_size: int | None = None, *,
+                    low: int = 1, name: str = "t") -> torch.Tensor:
+    """Check that ``t`` is an integer tensor of steps in [low, T] (and of length ``batch_size``).
+    ``low`` is 1 where a network or a division by 1 - alpha_bar_t needs a noisy step, 0 where
+    the clean end t = 0 is meaningful."""
     if not isinstance(t, torch.Tensor) or t.dtype not in (torch.int64, torch.int32):
         got = f"{t.dtype}" if isinstance(t, torch.Tensor) else type(t).__name__
-        raise TypeError(f"t: expected an integer tensor (torch.long), got {got}")
+        raise TypeError(f"{name}: expected an integer tensor (torch.long), got {got}")
     if batch_size is not None and t.shape != (batch_size,):
-        raise ValueError(f"t: expected shape ({batch_size},), one step per sample, "
+        raise ValueError(f"{name}: expected shape ({batch_size},), one step per sample, "
                          f"got {tuple(t.shape)}")
-    if t.numel() and (t.min() < 0 or t.max() >= schedule.num_steps):
-        raise ValueError(f"t: expected steps in [0, {schedule.num_steps - 1}], "
-                         f"got min {int(t.min())}, max {int(t.max())}")
+    if t.numel() and (t.min() < low or t.max() > schedule.num_steps):
+        raise ValueError(f"{name}: expected steps in [{low}, {schedule.num_steps}] "
+                         f"(t = 1 ... T, the papers' numbering), got min {int(t.min())}, "
+                         f"max {int(t.max())}")
     return t
 
 
@@ -148,11 +170,12 @@ def extract(values: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Ten
     return out.reshape(-1, *([1] * (x.ndim - 1)))                 # (B, 1, ..., 1)
 
 
-def _check_batch(schedule: NoiseSchedule, x_name: str, x, t, other_name: str, other) -> None:
+def _check_batch(schedule: NoiseSchedule, x_name: str, x, t, other_name: str, other,
+                 low: int = 1) -> None:
     check_tensor(x_name, x, min_ndim=1)
     check_tensor(other_name, other)
     check_same_shape(x_name, x, other_name, other)
-    check_timesteps(schedule, t, x.shape[0])
+    check_timesteps(schedule, t, x.shape[0], low=low)
 
 # ----------------------------------------------------------------------------- identities
 
@@ -160,10 +183,11 @@ def _check_batch(schedule: NoiseSchedule, x_name: str, x, t, other_name: str, ot
 def add_noise(schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor,
               noise: torch.Tensor) -> torch.Tensor:
     """Sample q(x_t | x_0) in one shot: sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise
-    (Ho et al. 2020, eq. 4). Chapter 1."""
-    _check_batch(schedule, "x0", x0, t, "noise", noise)
+    (Ho et al. 2020, eq. 4), for t in 0 ... T (t = 0 gives x0 back). Chapter 1."""
+    _check_batch(schedule, "x0", x0, t, "noise", noise, low=0)
     alpha_bar = extract(schedule.alpha_bars, t, x0)
-    return alpha_bar.sqrt() * x0 + (1.0 - alpha_bar).sqrt() * noise
+    one_minus = extract(schedule.one_minus_alpha_bars, t, x0)
+    return alpha_bar.sqrt() * x0 + one_minus.sqrt() * noise
 
 
 def predict_x0(schedule: NoiseSchedule, x_t: torch.Tensor, t: torch.Tensor,
@@ -172,7 +196,8 @@ def predict_x0(schedule: NoiseSchedule, x_t: torch.Tensor, t: torch.Tensor,
     (Ho et al. 2020, eq. 15). Chapter 2."""
     _check_batch(schedule, "x_t", x_t, t, "eps", eps)
     alpha_bar = extract(schedule.alpha_bars, t, x_t)
-    return (x_t - (1.0 - alpha_bar).sqrt() * eps) / alpha_bar.sqrt()
+    one_minus = extract(schedule.one_minus_alpha_bars, t, x_t)
+    return (x_t - one_minus.sqrt() * eps) / alpha_bar.sqrt()
 
 
 def predict_eps(schedule: NoiseSchedule, x_t: torch.Tensor, t: torch.Tensor,
@@ -180,7 +205,8 @@ def predict_eps(schedule: NoiseSchedule, x_t: torch.Tensor, t: torch.Tensor,
     """The noise that takes x0 to x_t: (x_t - sqrt(alpha_bar_t) x0) / sqrt(1 - alpha_bar_t). Chapter 2."""
     _check_batch(schedule, "x_t", x_t, t, "x0", x0)
     alpha_bar = extract(schedule.alpha_bars, t, x_t)
-    return (x_t - alpha_bar.sqrt() * x0) / (1.0 - alpha_bar).sqrt()
+    one_minus = extract(schedule.one_minus_alpha_bars, t, x_t)
+    return (x_t - alpha_bar.sqrt() * x0) / one_minus.sqrt()
 
 
 def velocity(schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor,
@@ -189,7 +215,8 @@ def velocity(schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor,
     (Salimans & Ho 2022, sec. 4). Chapter 2."""
     _check_batch(schedule, "x0", x0, t, "noise", noise)
     alpha_bar = extract(schedule.alpha_bars, t, x0)
-    return alpha_bar.sqrt() * noise - (1.0 - alpha_bar).sqrt() * x0
+    one_minus = extract(schedule.one_minus_alpha_bars, t, x0)
+    return alpha_bar.sqrt() * noise - one_minus.sqrt() * x0
 
 
 def eps_from_velocity(schedule: NoiseSchedule, x_t: torch.Tensor, t: torch.Tensor,
@@ -197,34 +224,27 @@ def eps_from_velocity(schedule: NoiseSchedule, x_t: torch.Tensor, t: torch.Tenso
     """The noise implied by a v-prediction: sqrt(1 - alpha_bar_t) x_t + sqrt(alpha_bar_t) v. Chapter 2."""
     _check_batch(schedule, "x_t", x_t, t, "v", v)
     alpha_bar = extract(schedule.alpha_bars, t, x_t)
-    return (1.0 - alpha_bar).sqrt() * x_t + alpha_bar.sqrt() * v
-
-
-def alpha_bar_terms(schedule: NoiseSchedule) -> tuple[torch.Tensor, torch.Tensor]:
-    """alpha_bar and 1 - alpha_bar in float64 for steps -1, 0, ..., T-1 (index t + 1), with
-    alpha_bar_{-1} = 1. Computed from the betas via log1p/expm1, so that 1 - alpha_bar keeps its
-    precision at small t, where it is a difference of two numbers close to 1."""
-    log_alpha_bars = torch.cumsum(torch.log1p(-schedule.betas.double()), dim=0)
-    log_alpha_bars = torch.cat([log_alpha_bars.new_zeros(1), log_alpha_bars])     # (T+1,)
-    return log_alpha_bars.exp(), -torch.expm1(log_alpha_bars)
+    one_minus = extract(schedule.one_minus_alpha_bars, t, x_t)
+    return one_minus.sqrt() * x_t + alpha_bar.sqrt() * v
 
 
 def posterior_mean_variance(schedule: NoiseSchedule, x0: torch.Tensor, x_t: torch.Tensor,
                             t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and variance of q(x_{t-1} | x_t, x_0) (Ho et al. 2020, eqs. 6–7). At t = 0 the
-    "previous" state is x_0 itself: the mean is x0 and the variance 0. Chapter 2."""
+    """Mean and variance of q(x_{t-1} | x_t, x_0) (Ho et al. 2020, eqs. 6–7), t in 1 ... T:
+    mean = sqrt(alpha_bar_{t-1}) beta_t / (1 - alpha_bar_t) x0
+           + sqrt(alpha_t) (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) x_t,
+    variance beta_tilde_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) beta_t (0 at t = 1, where
+    x_{t-1} = x_0 is known). Chapter 2."""
     _check_batch(schedule, "x0", x0, t, "x_t", x_t)
-    # 1. the coefficients of eq. 7 for every step, in float64
-    alpha_bars, one_minus = alpha_bar_terms(schedule)                  # index t + 1 is step t
+    # 1. the coefficients of eq. 7 for t = 1 ... T, in float64 (index 0 unused)
     betas, alphas = schedule.betas.double(), schedule.alphas.double()
-    coef_x0 = alpha_bars[:-1].sqrt() * betas / one_minus[1:]
-    coef_xt = alphas.sqrt() * one_minus[:-1] / one_minus[1:]
-    beta_tilde = betas * one_minus[:-1] / one_minus[1:]
+    alpha_bars, one_minus = schedule.alpha_bars.double(), schedule.one_minus_alpha_bars.double()
+    alpha_bar_prev = torch.cat([alpha_bars.new_ones(1), alpha_bars[:-1]])     # alpha_bar_{t-1}
+    one_minus_prev = torch.cat([one_minus.new_zeros(1), one_minus[:-1]])      # 1 - alpha_bar_{t-1}
+    denominator = one_minus.clamp(min=1e-300)
+    coef_x0 = alpha_bar_prev.sqrt() * betas / denominator
+    coef_xt = alphas.sqrt() * one_minus_prev / denominator
+    beta_tilde = betas * one_minus_prev / denominator
     # 2. pick each sample's step and combine
     coef_x0, coef_xt, beta_tilde = (extract(v, t, x_t) for v in (coef_x0, coef_xt, beta_tilde))
     return coef_x0 * x0 + coef_xt * x_t, beta_tilde.expand_as(x_t)
-
-
-def prev_alpha_bars(schedule: NoiseSchedule) -> torch.Tensor:
-    """alpha_bar_{t-1} for each t, with alpha_bar_{-1} = 1 (no noise before the first step)."""
-    return alpha_bar_terms(schedule)[0][:-1].float()

@@ -16,31 +16,27 @@ import torch
 
 from ._progress import progress_bar
 from ._validate import check_choice, check_positive_int
-from .schedules import NoiseSchedule, alpha_bar_terms, batch_timesteps
+from .schedules import NoiseSchedule, batch_timesteps, extract
 
 METHODS = ("euler", "heun", "euler_maruyama")
 
 
 def score_from_eps(schedule: NoiseSchedule, eps: torch.Tensor, t) -> torch.Tensor:
     """∇ log p_t(x_t) = -ε / sqrt(1 - ᾱ_t): the score is the noise estimate, rescaled."""
-    _, one_minus = alpha_bar_terms(schedule)
     t = batch_timesteps(t, eps.shape[0], eps.device)
-    scale = one_minus[(t + 1).cpu()].sqrt().to(eps).reshape(-1, *([1] * (eps.ndim - 1)))
-    return -eps / scale
+    return -eps / extract(schedule.one_minus_alpha_bars, t, eps).sqrt()
 
 
 def eps_from_score(schedule: NoiseSchedule, score: torch.Tensor, t) -> torch.Tensor:
     """The inverse of ``score_from_eps``: ε = -sqrt(1 - ᾱ_t) · score."""
-    _, one_minus = alpha_bar_terms(schedule)
     t = batch_timesteps(t, score.shape[0], score.device)
-    scale = one_minus[(t + 1).cpu()].sqrt().to(score).reshape(-1, *([1] * (score.ndim - 1)))
-    return -scale * score
+    return -extract(schedule.one_minus_alpha_bars, t, score).sqrt() * score
 
 
 def sigmas(schedule: NoiseSchedule, steps: torch.Tensor) -> torch.Tensor:
     """σ_t = sqrt((1 - ᾱ_t) / ᾱ_t) for integer ``steps`` (float64)."""
-    alpha_bars, one_minus = alpha_bar_terms(schedule)
-    return (one_minus[steps + 1] / alpha_bars[steps + 1]).sqrt()
+    one_minus, alpha_bars = schedule.one_minus_alpha_bars.double(), schedule.alpha_bars.double()
+    return (one_minus[steps] / alpha_bars[steps]).sqrt()
 
 
 def _direction(model, x_tilde, sigma, t, cond, clip_x0):

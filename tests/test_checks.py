@@ -18,7 +18,7 @@ def epsilon_loss_ok(model, schedule, x0, t, noise):
 def ddpm_step_ok(schedule, eps, x_t, t, z):
     alpha, alpha_bar, beta = schedule.alphas[t], schedule.alpha_bars[t], schedule.betas[t]
     mean = (x_t - beta / (1 - alpha_bar).sqrt() * eps) / alpha.sqrt()
-    return mean + beta.sqrt() * z if t > 0 else mean
+    return mean + beta.sqrt() * z if t > 1 else mean
 
 
 def test_reference_solutions_pass(capsys):
@@ -53,13 +53,16 @@ def test_epsilon_loss_mistakes_are_named(wrong, hint):
         checks.check_epsilon_loss(wrong)
 
 
-def _step_with(noise_at_zero=False, variance_scale=False, plain_beta=False, alpha_bar_div=False):
+def _step_with(noise_at_zero=False, variance_scale=False, plain_beta=False, alpha_bar_div=False,
+               off_by_one=False):
     def step(schedule, eps, x_t, t, z):
         alpha, alpha_bar, beta = schedule.alphas[t], schedule.alpha_bars[t], schedule.betas[t]
+        if off_by_one:
+            alpha_bar = schedule.alpha_bars[t - 1]
         coef = beta if plain_beta else beta / (1 - alpha_bar).sqrt()
         mean = (x_t - coef * eps) / (alpha_bar.sqrt() if alpha_bar_div else alpha.sqrt())
         sigma = beta if variance_scale else beta.sqrt()
-        return mean + sigma * z if (t > 0 or noise_at_zero) else mean
+        return mean + sigma * z if (t > 1 or noise_at_zero) else mean
     return step
 
 
@@ -68,6 +71,7 @@ def _step_with(noise_at_zero=False, variance_scale=False, plain_beta=False, alph
     (_step_with(variance_scale=True), "standard deviation"),
     (_step_with(plain_beta=True), r"beta_t / sqrt\(1 - alpha_bar_t\)"),
     (_step_with(alpha_bar_div=True), r"Divide by sqrt\(alpha_t\)"),
+    (_step_with(off_by_one=True), r"alpha_bars\[t\] is"),
 ])
 def test_ddpm_step_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):

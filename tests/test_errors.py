@@ -6,7 +6,7 @@ import torch
 from diffusion_lite import data, metrics
 from diffusion_lite.losses import epsilon_loss
 from diffusion_lite.samplers import ddim_sample, ddim_step, ddim_timesteps, ddpm_step
-from diffusion_lite.schedules import NoiseSchedule, add_noise, linear_betas
+from diffusion_lite.schedules import NoiseSchedule, add_noise, linear_betas, predict_x0
 from diffusion_lite.unet import MLPDenoiser
 
 schedule = NoiseSchedule.linear(100)
@@ -19,10 +19,12 @@ def test_unknown_schedule_name():
 
 
 def test_timestep_out_of_range():
-    with pytest.raises(ValueError, match=r"t: expected steps in \[0, 99\], got min 0, max 100"):
-        add_noise(schedule, x0, torch.tensor([0, 1, 2, 100]), torch.randn(4, 2))
-    with pytest.raises(ValueError, match=r"t: expected steps in \[0, 99\]"):
+    with pytest.raises(ValueError, match=r"t: expected steps in \[0, 100\] .*got min 0, max 101"):
+        add_noise(schedule, x0, torch.tensor([0, 1, 2, 101]), torch.randn(4, 2))
+    with pytest.raises(ValueError, match=r"t: expected steps in \[0, 100\]"):
         add_noise(schedule, x0, torch.tensor([-1, 1, 2, 3]), torch.randn(4, 2))
+    with pytest.raises(ValueError, match=r"t: expected steps in \[1, 100\]"):
+        predict_x0(schedule, x0, torch.tensor([0, 1, 2, 3]), torch.randn(4, 2))
 
 
 def test_timestep_wrong_type_and_shape():
@@ -61,7 +63,7 @@ def test_bad_betas():
 
 
 def test_ddim_step_order():
-    with pytest.raises(ValueError, match="t_prev: expected -1 <= t_prev < t"):
+    with pytest.raises(ValueError, match="t_prev: expected 0 <= t_prev < t"):
         ddim_step(schedule, torch.randn(4, 2), x0, 10, 10)
     with pytest.raises(ValueError, match="eta: expected a value >= 0, got -1"):
         ddim_step(schedule, torch.randn(4, 2), x0, 10, 5, eta=-1)

@@ -61,13 +61,13 @@ def test_inversion_step_undoes_a_ddim_step_with_the_same_eps():
 
 
 def test_ddim_inversion_round_trips_on_a_trained_model():
-    """Image -> noise -> image with the zoo's digits U-Net, to step 980 (alpha_bar 9e-4): the
+    """Image -> noise -> image with the zoo's digits U-Net, to step 981 (alpha_bar 9e-4): the
     reconstruction is close to the digit (error far below the digit's own variance) and the
     inverted noise looks Gaussian."""
     model, schedule = zoo.load("digits_unet")
     x0 = digits("test")[0][:32]
-    noise = ddim_invert(model, schedule, x0, num_steps=50, end_step=980, progress=False)
-    back = ddim_sample(model, schedule, tuple(x0.shape), x_T=noise, num_steps=50, start_step=980,
+    noise = ddim_invert(model, schedule, x0, num_steps=50, end_step=981, progress=False)
+    back = ddim_sample(model, schedule, tuple(x0.shape), x_T=noise, num_steps=50, start_step=981,
                        progress=False)
     error = (back - x0).pow(2).mean().item()
     assert error < 0.02 * x0.var().item(), error
@@ -77,7 +77,7 @@ def test_ddim_inversion_round_trips_on_a_trained_model():
 def test_start_and_end_steps_are_checked():
     model, schedule = zoo.load("digits_unet")
     with pytest.raises(ValueError, match="end_step"):
-        ddim_invert(model, schedule, torch.zeros(1, 1, 8, 8), end_step=1000, progress=False)
+        ddim_invert(model, schedule, torch.zeros(1, 1, 8, 8), end_step=1001, progress=False)
     with pytest.raises(ValueError, match="start_step"):
         ddim_sample(model, schedule, (1, 1, 8, 8), start_step=-1, progress=False)
 

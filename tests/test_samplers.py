@@ -5,7 +5,7 @@ import torch
 
 from diffusion_lite.samplers import (ddim_sample, ddim_step, ddim_timesteps, ddpm_sample,
                                      ddpm_step)
-from diffusion_lite.schedules import NoiseSchedule, posterior_mean_variance, predict_x0
+from diffusion_lite.schedules import NoiseSchedule, linear_betas, posterior_mean_variance, predict_x0
 from diffusion_lite.unet import MLPDenoiser
 
 schedule = NoiseSchedule.linear(1000)
@@ -23,7 +23,7 @@ def test_ddim_eta0_is_deterministic():
     assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("t", [999, 500, 37, 1, 0])
+@pytest.mark.parametrize("t", [1000, 500, 37, 2, 1])
 def test_ddim_eta1_one_step_is_ddpm_posterior(t):
     """With t_prev = t - 1 and eta = 1, DDIM's sigma_t^2 is the posterior variance and its mean
     the posterior mean, so the step equals DDPM's with variance beta_tilde (same noise)."""
@@ -56,34 +56,46 @@ def test_full_ddim_with_eta1_reproduces_ddpm_sampling():
     assert torch.allclose(a, b, atol=1e-4)
 
 
-def test_ddpm_step_adds_no_noise_at_t0():
+def test_ddpm_step_adds_no_noise_at_the_last_step():
+    """The step from t = 1 returns x_0 = x̂0, with no noise; the step from t = 2 adds some."""
     x_t, eps = _batch()
-    a = ddpm_step(schedule, eps, x_t, 0, generator=torch.Generator().manual_seed(1))
-    b = ddpm_step(schedule, eps, x_t, 0, generator=torch.Generator().manual_seed(2))
+    a = ddpm_step(schedule, eps, x_t, 1, generator=torch.Generator().manual_seed(1))
+    b = ddpm_step(schedule, eps, x_t, 1, generator=torch.Generator().manual_seed(2))
     assert torch.equal(a, b)
-    assert torch.allclose(a, predict_x0(schedule, x_t, torch.zeros(16, dtype=torch.long), eps),
+    assert torch.allclose(a, predict_x0(schedule, x_t, torch.ones(16, dtype=torch.long), eps),
                           atol=1e-5)
+    c = ddpm_step(schedule, eps, x_t, 2, generator=torch.Generator().manual_seed(1))
+    d = ddpm_step(schedule, eps, x_t, 2, generator=torch.Generator().manual_seed(2))
+    assert not torch.equal(c, d)
+
+
+def test_steps_outside_one_to_T_are_refused():
+    x_t, eps = _batch()
+    for t in (0, 1001):
+        with pytest.raises(ValueError, match=r"t: expected steps in \[1, 1000\]"):
+            ddpm_step(schedule, eps, x_t, t)
 
 
 def test_ddim_timesteps_trailing():
     steps = ddim_timesteps(1000, 50)
-    assert steps[0] == 999 and steps[-1] == 19 and len(steps) == 50
+    assert steps[0] == 1000 and steps[-1] == 20 and len(steps) == 50
     assert (steps[1:] < steps[:-1]).all()
-    assert torch.equal(ddim_timesteps(10, 10), torch.arange(9, -1, -1))
+    assert torch.equal(ddim_timesteps(10, 10), torch.arange(10, 0, -1))
 
 
 @pytest.mark.parametrize("variance, theirs", [("beta_tilde", "fixed_small"), ("beta", "fixed_large")])
-@pytest.mark.parametrize("t", [999, 400, 10, 3])
+@pytest.mark.parametrize("t", [1000, 401, 11, 4])
 def test_ddpm_step_agrees_with_diffusers(variance, theirs, t):
-    """At t < 3 diffusers forms 1 - alpha_bar in float32 from alpha_bar ~ 0.9999 and loses about
-    1e-4 in relative precision; there we compare with a float64 reference instead (next test)."""
+    """Our step t is their timestep k = t - 1. At k < 3 diffusers forms 1 - alpha_bar in float32
+    from alpha_bar ~ 0.9999 and loses about 1e-4 in relative precision; there we compare with a
+    float64 reference instead (the last test)."""
     diffusers = pytest.importorskip("diffusers")
     reference = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear",
                                         variance_type=theirs, clip_sample=False)
     x_t, eps = _batch(t)
     ours = ddpm_step(schedule, eps, x_t, t, variance=variance,
                      generator=torch.Generator().manual_seed(7))
-    expected = reference.step(eps, t, x_t, generator=torch.Generator().manual_seed(7)).prev_sample
+    expected = reference.step(eps, t - 1, x_t, generator=torch.Generator().manual_seed(7)).prev_sample
     assert torch.allclose(ours, expected, atol=1e-5)
 
 
@@ -94,13 +106,13 @@ def test_ddim_step_agrees_with_diffusers(eta):
                                         clip_sample=False, set_alpha_to_one=True,
                                         timestep_spacing="trailing")
     reference.set_timesteps(50)
-    assert torch.equal(reference.timesteps, ddim_timesteps(1000, 50))
+    assert torch.equal(reference.timesteps + 1, ddim_timesteps(1000, 50))     # t = k + 1
     steps = ddim_timesteps(1000, 50).tolist()
-    for t, t_prev in [(steps[0], steps[1]), (steps[25], steps[26]), (steps[-1], -1)]:
+    for t, t_prev in [(steps[0], steps[1]), (steps[25], steps[26]), (steps[-1], 0)]:
         x_t, eps = _batch(t)
         ours = ddim_step(schedule, eps, x_t, t, t_prev, eta=eta,
                          generator=torch.Generator().manual_seed(9))
-        expected = reference.step(eps, t, x_t, eta=eta,
+        expected = reference.step(eps, t - 1, x_t, eta=eta,
                                   generator=torch.Generator().manual_seed(9)).prev_sample
         assert torch.allclose(ours, expected, atol=1e-5), (t, t_prev)
 
@@ -122,11 +134,12 @@ def test_seeded_sampling_is_reproducible():
     assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("t", [0, 1, 2])
+@pytest.mark.parametrize("t", [1, 2, 3])
 def test_ddpm_step_matches_float64_reference_at_small_t(t):
-    betas = schedule.betas.double()
+    """Eq. 7 as printed, in float64 from the betas: index 0 of every array is the clean end."""
+    betas = torch.cat([torch.zeros(1, dtype=torch.float64), linear_betas(1000)])
     alpha_bars = torch.cumprod(1 - betas, 0)
-    alpha_bar_prev = alpha_bars[t - 1] if t > 0 else torch.tensor(1.0, dtype=torch.float64)
+    alpha_bar_prev = alpha_bars[t - 1]
     x_t, eps = (v.double() for v in _batch(t))
     x0 = (x_t - (1 - alpha_bars[t]).sqrt() * eps) / alpha_bars[t].sqrt()
     mean = (alpha_bar_prev.sqrt() * betas[t] * x0

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diffusion_lite.schedules import (NoiseSchedule, add_noise, alpha_bar_terms, cosine_betas, eps_from_velocity,
+from diffusion_lite.schedules import (NoiseSchedule, add_noise, cosine_betas, eps_from_velocity,
                                       linear_betas, posterior_mean_variance, predict_eps,
                                       predict_x0, sigmoid_betas, velocity)
 
@@ -23,11 +23,14 @@ schedules = st.one_of(
 @settings(max_examples=60, deadline=None)
 @given(schedules)
 def test_alpha_bar_strictly_decreasing_in_unit_interval(schedule):
-    # the schedule's math, in float64
-    alpha_bars64, one_minus64 = alpha_bar_terms(schedule)
-    alpha_bars64, one_minus64 = alpha_bars64[1:], one_minus64[1:]
-    assert ((alpha_bars64 > 0) & (one_minus64 > 0)).all()
-    assert (alpha_bars64[1:] < alpha_bars64[:-1]).all()
+    # index 0 is the clean end
+    assert schedule.alpha_bars[0] == 1 and schedule.one_minus_alpha_bars[0] == 0
+    assert schedule.betas[0] == 0 and len(schedule.alpha_bars) == schedule.num_steps + 1
+    # each step adds noise: in float32, alpha_bar falls or 1 - alpha_bar (kept precise by expm1)
+    # rises at every step (one of the two can round to a tie, never both)
+    alpha_bars, one_minus = schedule.alpha_bars, schedule.one_minus_alpha_bars
+    assert (one_minus[1:] > 0).all()
+    assert ((alpha_bars[1:] < alpha_bars[:-1]) | (one_minus[1:] > one_minus[:-1])).all()
     # float32 storage can round 1 - 3e-8 to 1 or tie neighbours: non-increasing within [0, 1]
     alpha_bars = schedule.alpha_bars
     assert ((alpha_bars > 0) & (alpha_bars <= 1)).all() and (alpha_bars[1:] <= alpha_bars[:-1]).all()
@@ -37,6 +40,7 @@ def test_alpha_bar_strictly_decreasing_in_unit_interval(schedule):
 @given(schedules)
 def test_snr_monotone(schedule):
     snr = schedule.snr().double()
+    assert snr[0] == math.inf
     assert (snr[1:] <= snr[:-1]).all()
     assert (snr > 0).all()
 
@@ -46,8 +50,8 @@ def test_snr_monotone(schedule):
 def test_closed_form_mean_and_variance_match_the_chain(betas):
     """Run the one-step recursion on mean and variance; it must land on the closed form."""
     schedule = NoiseSchedule.from_betas(torch.tensor(betas, dtype=torch.float64))
-    mean_coef, variance = 1.0, 0.0                       # x_{-1} = x0: coefficient 1, variance 0
-    for t, beta in enumerate(betas):
+    mean_coef, variance = 1.0, 0.0                       # x_0: coefficient 1, variance 0
+    for t, beta in enumerate(betas, start=1):
         mean_coef, variance = math.sqrt(1 - beta) * mean_coef, (1 - beta) * variance + beta
         assert math.isclose(mean_coef, schedule.alpha_bars[t].sqrt().item(), rel_tol=1e-4)
         assert math.isclose(variance, 1 - schedule.alpha_bars[t].item(), rel_tol=1e-4, abs_tol=1e-6)
@@ -58,10 +62,10 @@ def test_add_noise_matches_the_chain_by_simulation():
     schedule = NoiseSchedule.linear(100)
     x0 = torch.tensor([[1.0, -2.0]]).expand(50_000, 2)
     x = x0
-    for t in range(100):
+    for t in range(1, 101):                              # x_t = sqrt(1 - beta_t) x_{t-1} + ...
         beta = schedule.betas[t]
         x = (1 - beta).sqrt() * x + beta.sqrt() * torch.randn(x.shape, generator=g)
-    t = torch.full((len(x0),), 99)
+    t = torch.full((len(x0),), 100)
     direct = add_noise(schedule, x0, t, torch.randn(x0.shape, generator=g))
     assert torch.allclose(x.mean(0), direct.mean(0), atol=0.03)
     assert torch.allclose(x.var(0), direct.var(0), rtol=0.03)
@@ -71,7 +75,7 @@ def test_identities_are_inverse_of_each_other():
     g = torch.Generator().manual_seed(1)
     schedule = NoiseSchedule.cosine(1000)
     x0, eps = torch.randn(64, 3, 4, 4, generator=g), torch.randn(64, 3, 4, 4, generator=g)
-    t = torch.randint(0, 900, (64,), generator=g)
+    t = torch.randint(1, 901, (64,), generator=g)
     x_t = add_noise(schedule, x0, t, eps)
     assert torch.allclose(predict_x0(schedule, x_t, t, eps), x0, atol=1e-3)
     assert torch.allclose(predict_eps(schedule, x_t, t, x0), eps, atol=1e-3)
@@ -82,7 +86,7 @@ def test_identities_are_inverse_of_each_other():
 def test_posterior_at_first_step_is_x0_with_zero_variance():
     schedule = NoiseSchedule.linear(10)
     x0, x_t = torch.randn(4, 2), torch.randn(4, 2)
-    mean, variance = posterior_mean_variance(schedule, x0, x_t, torch.zeros(4, dtype=torch.long))
+    mean, variance = posterior_mean_variance(schedule, x0, x_t, torch.ones(4, dtype=torch.long))
     assert torch.allclose(mean, x0, atol=1e-6)
     assert torch.all(variance == 0)
 
@@ -92,8 +96,13 @@ def test_schedules_agree_with_diffusers(ours, theirs):
     diffusers = pytest.importorskip("diffusers")
     reference = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule=theirs)
     schedule = NoiseSchedule.from_name(ours, 1000)
-    assert torch.allclose(schedule.betas, reference.betas.float(), atol=1e-5)
-    assert torch.allclose(schedule.alpha_bars, reference.alphas_cumprod.float(), atol=1e-5)
+    # their timestep k is our step t = k + 1: their arrays are ours without the clean end
+    assert torch.allclose(schedule.betas[1:], reference.betas.float(), atol=1e-5)
+    assert torch.allclose(schedule.alpha_bars[1:], reference.alphas_cumprod.float(), atol=1e-5)
+    for k in (0, 499, 999):
+        t = k + 1
+        assert math.isclose(schedule.alpha_bars[t].item(), reference.alphas_cumprod[k].item(),
+                            rel_tol=1e-5, abs_tol=1e-9)
 
 
 def test_beta_functions_return_float64():

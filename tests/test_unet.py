@@ -23,7 +23,7 @@ SIZES = [
 def test_output_shape_equals_input_shape(config):
     model = UNet(config)
     x = torch.randn(3, config.in_channels, config.image_size, config.image_size)
-    assert model(x, torch.tensor([0, 500, 999])).shape == x.shape
+    assert model(x, torch.tensor([1, 500, 1000])).shape == x.shape
 
 
 def _perturbed(config):
@@ -37,7 +37,7 @@ def _perturbed(config):
 def test_time_changes_the_output():
     model = _perturbed(UNetConfig(base_channels=16))
     x = torch.randn(1, 1, 8, 8).expand(4, -1, -1, -1)
-    out = model(x, torch.tensor([0, 10, 500, 999]))
+    out = model(x, torch.tensor([1, 10, 500, 1000]))
     distances = torch.cdist(out.flatten(1), out.flatten(1)) + torch.eye(4) * 1e9
     assert distances.min() > 1e-4
 
@@ -66,7 +66,7 @@ def test_a_few_steps_reduce_the_loss_on_a_fixed_batch():
     schedule = NoiseSchedule.cosine(1000)
     model = UNet(UNetConfig(base_channels=16))
     x0 = torch.rand(16, 1, 8, 8) * 2 - 1
-    t = torch.randint(0, 1000, (16,))
+    t = torch.randint(1, 1001, (16,))
     noise = torch.randn_like(x0)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     losses = []

@@ -7,7 +7,7 @@ import torch
 
 from diffusion_lite.losses import flow_matching_loss, kl_to_standard_normal, vae_loss
 from diffusion_lite.samplers import ddim_sample
-from diffusion_lite.schedules import NoiseSchedule, alpha_bar_terms
+from diffusion_lite.schedules import NoiseSchedule
 from diffusion_lite.solvers import eps_from_score, flow_sample, ode_sample, score_from_eps
 from diffusion_lite.vae import VAE, VAEConfig, latent_scale
 
@@ -58,12 +58,12 @@ def test_a_few_steps_reduce_the_vae_loss():
 def test_score_and_eps_convert_both_ways():
     schedule = NoiseSchedule.cosine(1000)
     eps = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
-    t = torch.tensor([0, 10, 500, 999])
+    t = torch.tensor([1, 10, 500, 1000])
     assert torch.allclose(eps_from_score(schedule, score_from_eps(schedule, eps, t), t), eps, atol=1e-5)
     # for data concentrated at 0, x_t = sqrt(1 - ab) eps and the score of N(0, 1 - ab) is -x/(1-ab)
-    _, one_minus = alpha_bar_terms(schedule)
-    x_t = one_minus[t + 1].sqrt().float()[:, None] * eps
-    exact = -x_t / one_minus[t + 1].float()[:, None]
+    one_minus = schedule.one_minus_alpha_bars
+    x_t = one_minus[t].sqrt()[:, None] * eps
+    exact = -x_t / one_minus[t][:, None]
     assert torch.allclose(score_from_eps(schedule, eps, t), exact, rtol=1e-4)
 
 
@@ -72,12 +72,12 @@ class GaussianOracle(torch.nn.Module):
 
     def __init__(self, schedule, mu, s):
         super().__init__()
-        self.alpha_bars, self.one_minus = alpha_bar_terms(schedule)
+        self.alpha_bars, self.one_minus = schedule.alpha_bars, schedule.one_minus_alpha_bars
         self.mu, self.s = mu, s
         self.dummy = torch.nn.Parameter(torch.zeros(1))
 
     def forward(self, x_t, t, cond=None):
-        ab, om = self.alpha_bars[t + 1].float()[:, None], self.one_minus[t + 1].float()[:, None]
+        ab, om = self.alpha_bars[t][:, None], self.one_minus[t][:, None]
         return om.sqrt() * (x_t - ab.sqrt() * self.mu) / (ab * self.s**2 + om)
 
 
@@ -137,7 +137,7 @@ def test_flow_matching_target_is_exact_on_a_straight_path():
             assert torch.allclose(out, x0, atol=1e-5)
 
 
-@pytest.mark.parametrize("t, t_next", [(999, 700), (500, 480), (40, -1)])
+@pytest.mark.parametrize("t, t_next", [(1000, 701), (501, 481), (41, 0)])
 def test_one_step_towards_the_two_step_target_lands_where_the_teacher_did(t, t_next):
     from diffusion_lite.distill import two_step_target
     from diffusion_lite.samplers import ddim_step
@@ -146,8 +146,8 @@ def test_one_step_towards_the_two_step_target_lands_where_the_teacher_did(t, t_n
     g = torch.Generator().manual_seed(5)
     x_t, x_next_teacher = torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g)
     x0 = two_step_target(schedule, x_t, t, t_next, x_next_teacher)
-    alpha_bars, one_minus = alpha_bar_terms(schedule)
-    eps = (x_t - alpha_bars[t + 1].sqrt().float() * x0) / one_minus[t + 1].sqrt().float()
+    alpha_bars, one_minus = schedule.alpha_bars, schedule.one_minus_alpha_bars
+    eps = (x_t - alpha_bars[t].sqrt() * x0) / one_minus[t].sqrt()
     assert torch.allclose(ddim_step(schedule, eps, x_t, t, t_next), x_next_teacher, atol=1e-3)
 
 
