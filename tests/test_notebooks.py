@@ -120,3 +120,75 @@ def test_checked_cells_have_current_reference_outputs():
         assert all(references[path.name][k] for k in keys), f"{path.name}: an empty reference"
     assert marked_total >= 1
     assert set(references) <= {p.name for p in CHAPTERS}
+
+
+# ----------------------------------------------------------------------------- claims in prose
+# The book's rules (STYLE.md): a markdown cell that says "asserted" sits next to a code cell
+# that asserts; a markdown cell never types a measured number. Decimals, percentages and
+# scientific numbers in markdown must be constants that a code cell at or above uses literally
+# (a learning rate, a bar: 90% matches 0.9), references (eq. 12, sec. 3.2), or one of the
+# published constants listed here with their source. Integers are not checked: too many are
+# structural (chapter 5, 8×8, T = 1000); the rule for them is the same and is kept by review.
+
+PUBLISHED = {
+    "0.02": "Ho et al. 2020's linear schedule ends at beta = 0.02",
+    "0.008": "Nichol & Dhariwal 2021's offset s of the cosine schedule",
+    "0.999": "the clip of beta in Nichol & Dhariwal 2021",
+    "0.18215": "Stable Diffusion v1's published latent scale factor",
+}
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:,\d{3})*\.\d+|\d+(?:\.\d+)?\s?%|\d+(?:\.\d+)?e-?\d+)(?![\w])")
+_REFERENCE = re.compile(r"(eqs?\.|sec\.|section|algorithm|appendix|table|fig\.|figure|chapter|"
+                        r"\bv|version|python|torch|ipywidgets)\s*~?$", re.I)
+_SAYS_ASSERTED = re.compile(r"\bassert(ed|s|ing)?\b", re.I)
+_ASSERT_LINE = re.compile(r"^\s*assert\b", re.M)
+
+
+def _prose(markdown: str) -> str:
+    """Markdown without code blocks, inline code, link targets and roles' targets."""
+    markdown = re.sub(r"```.*?```", " ", markdown, flags=re.S)
+    markdown = re.sub(r"\{[a-z:-]+\}`[^`]*`", " ", markdown)
+    markdown = re.sub(r"`[^`]*`", " ", markdown)
+    return re.sub(r"\]\([^)]*\)", "]", markdown)
+
+
+def _literals(token: str) -> set[str]:
+    """The ways a code cell may write the constant ``token`` (90% is 0.9 or 90)."""
+    plain = token.replace(",", "").replace(" ", "")
+    if plain.endswith("%"):
+        value = float(plain[:-1]) / 100                     # 20% lower is also 0.8 of it
+        return {f"{value:g}", f"{value:.2f}", f"{1 - value:g}", f"{1 - value:.2f}"}
+    return {plain}
+
+
+def _uses(code: str, literal: str) -> bool:
+    return re.search(r"(?<![\d.])" + re.escape(literal) + r"(?![\d])", code) is not None
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_said_asserted_next_to_an_assert(path):
+    cells = _load(path)["cells"]
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "markdown" or not _SAYS_ASSERTED.search(_source(cell)):
+            continue
+        neighbours = [cells[j] for j in (i - 1, i + 1) if 0 <= j < len(cells)]
+        assert any(n["cell_type"] == "code" and _ASSERT_LINE.search(_source(n)) for n in neighbours), (
+            f"{path.name}, cell {i}: says 'asserted' but neither neighbouring code cell asserts")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_numbers_in_prose_are_constants_not_measurements(path):
+    code_above = ""
+    for i, cell in enumerate(_load(path)["cells"]):
+        if cell["cell_type"] == "code":
+            code_above += _source(cell).replace("_", "") + "\n"
+            continue
+        prose = _prose(_source(cell))
+        for match in _NUMBER.finditer(prose):
+            token = match.group(1)
+            if _REFERENCE.search(prose[max(0, match.start() - 20):match.start()]):
+                continue
+            if token in PUBLISHED or any(_uses(code_above, lit) for lit in _literals(token)):
+                continue
+            context = prose[max(0, match.start() - 40):match.end() + 20].replace("\n", " ")
+            pytest.fail(f"{path.name}, cell {i}: the number {token!r} is typed in prose "
+                        f"(…{context}…); print it from a code cell and refer to the output")
