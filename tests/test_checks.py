@@ -218,6 +218,12 @@ def test_chapter_7_reference_solutions_pass(capsys):
     (lambda c, u, w: u + w * (u - c), "not the reverse"),
     (lambda c, u, w: (1 + w) * c - w * u, "Ho & Salimans"),
     (lambda c, u, w: w * (c - u), "Add the unconditional"),
+    (lambda c, u, w: c + w * (u - c), "swapped the roles"),
+    (lambda c, u, w: u + w * c, "subtract"),
+    (lambda c, u, w: (1 - w) * c + w * u, "swapped the weights"),
+    (lambda c, u, w: u.add_(w * (c - u)), "in place"),
+    (lambda c, u, w: u + w * (c - u).sum(1), "expected shape"),
+    (lambda c, u, w: u + w * (c - u[0]).T, "raised"),
 ])
 def test_guidance_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -230,8 +236,14 @@ def _drop(kind):
     def fn(labels, p, null_class, generator):
         draw = th.rand(labels.shape, generator=generator if kind != "global" else None)
         drop = draw > p if kind == "flipped" else draw < p
+        if kind == "fixed-seed":
+            drop = th.rand(labels.shape, generator=th.Generator().manual_seed(0)) < p
         if kind == "zero":
             return th.where(drop, th.zeros_like(labels), labels)
+        if kind == "mask":
+            return drop
+        if kind == "float":
+            return labels * ~drop + null_class * drop.float()
         if kind == "in-place":
             labels[drop] = null_class
             return labels
@@ -243,6 +255,10 @@ def _drop(kind):
     (_drop("flipped"), "below"),
     (_drop("zero"), "null_class"),
     (_drop("in-place"), "changed its input"),
+    (_drop("global"), "same seed"),
+    (_drop("fixed-seed"), "different generators"),
+    (_drop("mask"), "mask"),
+    (_drop("float"), "dtype"),
 ])
 def test_drop_labels_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -263,6 +279,15 @@ def test_chapter_8_reference_solutions_pass(capsys):
      "not d"),
     (lambda q, k, v: __import__("torch").softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=1) @ v,
      "over the keys"),
+    (lambda q, k, v: __import__("torch").softmax(q @ k.transpose(1, 2) * q.shape[-1] ** 0.5, dim=-1) @ v,
+     "do not multiply"),
+    (lambda q, k, v: __import__("torch").softmax(q @ k.transpose(1, 2) / k.shape[1] ** 0.5, dim=-1) @ v,
+     "number of words"),
+    (lambda q, k, v: __import__("torch").softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=-1) @ k,
+     "not the keys"),
+    (lambda q, k, v: __import__("torch").softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=-1),
+     "attention weights"),
+    (lambda q, k, v: __import__("torch").softmax(q @ k.T / q.shape[-1] ** 0.5, dim=-1) @ v, "raised"),
 ])
 def test_cross_attention_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -273,6 +298,10 @@ def test_cross_attention_mistakes_are_named(wrong, hint):
     (lambda d, a: (d == a).float().mean().item(), "averaged over attributes"),
     (lambda d, a: (d == a).any(dim=1).float().mean().item(), "not any"),
     (lambda d, a: "all", "expected a number"),
+    (lambda d, a: (d == a).all(dim=1).sum().item(), "how many rows"),
+    (lambda d, a: 100 * (d == a).all(dim=1).float().mean().item(), "percentage"),
+    (lambda d, a: (d != a).any(dim=1).float().mean().item(), "with a mistake"),
+    (lambda d, a: (d == a).all(dim=0).float(), "one number per attribute"),
 ])
 def test_prompt_accuracy_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -354,3 +383,12 @@ def test_kl_mistakes_are_named(wrong, hint):
 def test_reparameterise_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
         checks.check_reparameterise(wrong)
+
+
+def test_common_failures_get_a_hint_not_a_torch_error():
+    with pytest.raises(checks.ExerciseError, match="expected dtype torch.float32, got torch.float64"):
+        checks.check_add_noise(lambda x0, a, n: add_noise_ok(x0, a, n).double())
+    with pytest.raises(checks.ExerciseError, match="NaN or infinity"):
+        checks.check_add_noise(lambda x0, a, n: add_noise_ok(x0, a, n) / 0 * 0)
+    with pytest.raises(ValueError, match="cases: expected at least 1 test case, got 0"):
+        checks.check_add_noise(add_noise_ok, cases=0)
