@@ -102,11 +102,12 @@ def ddim_inversion_step(schedule: NoiseSchedule, eps: torch.Tensor, x_prev: torc
 
 def guided_eps(model, x_t: torch.Tensor, t: torch.Tensor, cond, guidance_scale: float | None,
                uncond=None) -> torch.Tensor:
-    """The noise prediction, with classifier-free guidance when ``guidance_scale`` is given
-    (Ho & Salimans 2021, eq. 6): eps(x, uncond) + w · (eps(x, cond) - eps(x, uncond)).
-    ``w = 1`` is the conditional prediction, ``w = 0`` the unconditional one. ``uncond`` is the
-    "no condition" input: ``None`` (the U-Net's null class) or, for text, the empty prompt's
-    encoding. Chapter 7."""
+    """The noise prediction, with classifier-free guidance when ``guidance_scale`` is given:
+    eps(x, uncond) + w · (eps(x, cond) - eps(x, uncond)). This is Ho & Salimans (2021) eq. 6,
+    (1 + w') · eps(x, cond) - w' · eps(x, uncond), with their w' = w - 1 (our w is diffusers'
+    ``guidance_scale``). ``w = 1`` is the conditional prediction, ``w = 0`` the unconditional
+    one. ``uncond`` is the "no condition" input: ``None`` (the U-Net's null class) or, for
+    text, the empty prompt's encoding. Chapter 7."""
     if guidance_scale is None:
         return model(x_t, t, cond=cond)
     if cond is None:

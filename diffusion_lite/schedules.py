@@ -32,15 +32,17 @@ def linear_betas(num_steps: int, beta_start: float = 1e-4, beta_end: float = 0.0
 
 
 def _betas_from_alpha_bar(alpha_bar, num_steps: int, max_beta: float) -> torch.Tensor:
-    """betas_t = 1 - alpha_bar(t+1) / alpha_bar(t), for a continuous alpha_bar on [0, 1]."""
+    """beta_t = 1 - f(t / T) / f((t - 1) / T) for t = 1 ... T, from a continuous f on [0, 1]
+    with f(0) > 0, clipped at ``max_beta``: so alpha_bar_t = f(t / T) / f(0) wherever no clip acts."""
     u = torch.arange(num_steps + 1, dtype=torch.float64) / num_steps    # (T+1,)
     a = alpha_bar(u)
     return (1.0 - a[1:] / a[:-1]).clamp(max=max_beta)
 
 
 def cosine_betas(num_steps: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
-    """Betas of the cosine schedule, alpha_bar(u) ∝ cos²((u+s)/(1+s)·π/2)
-    (Nichol & Dhariwal 2021, eq. 17), clipped at ``max_beta``. Chapter 1."""
+    """Betas of the cosine schedule (Nichol & Dhariwal 2021, eq. 17): with
+    f(t) = cos²((t/T + s)/(1 + s) · π/2), beta_t = min(1 - f(t)/f(t-1), max_beta), t = 1 ... T,
+    so that alpha_bar_t = f(t)/f(0) except at the last step, where the clip acts. Chapter 1."""
     check_positive_int("num_steps", num_steps)
     return _betas_from_alpha_bar(
         lambda u: torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2, num_steps, max_beta)

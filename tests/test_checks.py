@@ -7,8 +7,14 @@ from diffusion_lite import checks
 from diffusion_lite.schedules import add_noise
 
 
-def add_noise_ok(x0, alpha_bar, noise):
+def add_noise_ok(schedule, x0, t, noise):
+    alpha_bar = schedule.alpha_bars[t][:, None]
     return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+
+
+def add_noise_precise(schedule, x0, t, noise):   # 1 - alpha_bar_t from its own array
+    alpha_bar, one_minus = schedule.alpha_bars[t][:, None], schedule.one_minus_alpha_bars[t][:, None]
+    return alpha_bar.sqrt() * x0 + one_minus.sqrt() * noise
 
 
 def epsilon_loss_ok(model, schedule, x0, t, noise):
@@ -23,18 +29,34 @@ def ddpm_step_ok(schedule, eps, x_t, t, z):
 
 def test_reference_solutions_pass(capsys):
     checks.check_add_noise(add_noise_ok)
+    checks.check_add_noise(add_noise_precise)
+    checks.check_add_noise(add_noise)
     checks.check_epsilon_loss(epsilon_loss_ok)
     checks.check_ddpm_step(ddpm_step_ok)
-    assert capsys.readouterr().out.count("✅") == 3
+    assert capsys.readouterr().out.count("✅") == 5
+
+
+def _add_noise_with(alpha_bars=lambda s, t: s.alpha_bars[t], a_op=lambda a: a.sqrt(),
+                    b_op=lambda a: (1 - a).sqrt()):
+    def wrong(schedule, x0, t, noise):
+        a = alpha_bars(schedule, t)[:, None]
+        return a_op(a) * x0 + b_op(a) * noise
+    return wrong
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda x0, a, n: a * x0 + (1 - a) * n, "square root"),
-    (lambda x0, a, n: a.sqrt() * x0 + (1 - a) * n, "is the variance"),
-    (lambda x0, a, n: (1 - a).sqrt() * x0 + a.sqrt() * n, "which term"),
-    (lambda x0, a, n: x0 + n, "largest difference"),
-    (lambda x0, a, n: (a.sqrt() * x0 + (1 - a).sqrt() * n).sum(1), "expected shape"),
-    (lambda x0, a, n: None, "expected a torch.Tensor"),
+    (_add_noise_with(a_op=lambda a: a, b_op=lambda a: 1 - a), "square root"),
+    (_add_noise_with(b_op=lambda a: 1 - a), "is the variance"),
+    (_add_noise_with(a_op=lambda a: (1 - a).sqrt(), b_op=lambda a: a.sqrt()), "which term"),
+    (_add_noise_with(alpha_bars=lambda s, t: s.alpha_bars[t - 1]), "Off by one"),
+    (_add_noise_with(alpha_bars=lambda s, t: s.alphas[t]), "alpha_t = 1 - beta_t"),
+    (_add_noise_with(a_op=lambda a: 1), "must shrink"),
+    (_add_noise_with(b_op=lambda a: 1), "noise must be scaled"),
+    (lambda s, x0, t, n: x0 + n, "largest difference"),
+    (lambda s, x0, t, n: s.alpha_bars[t].sqrt() * x0 + (1 - s.alpha_bars[t]).sqrt() * n, "reshape"),
+    (lambda s, x0, t, n: add_noise(s, x0, t, n).sum(1), "expected shape"),
+    (lambda s, x0, t, n: x0.mul_(s.alpha_bars[t][:, None].sqrt()), "in place"),
+    (lambda s, x0, t, n: None, "expected a torch.Tensor"),
 ])
 def test_add_noise_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -47,6 +69,11 @@ def test_add_noise_mistakes_are_named(wrong, hint):
     (lambda m, s, x0, t, n: ((m(add_noise(s, x0, t, n), t) - n) ** 2).sum(), "not a sum"),
     (lambda m, s, x0, t, n: (m(add_noise(s, x0, t, n), t) - n).abs().mean(), "Square the error"),
     (lambda m, s, x0, t, n: epsilon_loss_ok(m, s, x0, t, n).detach(), "carries no gradient"),
+    (lambda m, s, x0, t, n: ((m(add_noise(s, x0, t, n), t) - n) ** 2).sum(1).mean(), "d times"),
+    (lambda m, s, x0, t, n: ((m(add_noise(s, x0, t, n), t) - add_noise(s, x0, t, n)) ** 2).mean(),
+     "not the noisy input"),
+    (lambda m, s, x0, t, n: ((m(add_noise(s, x0, t - 1, n), t) - n) ** 2).mean(), "noised to step t - 1"),
+    (lambda m, s, x0, t, n: ((m(add_noise(s, x0, t, n), t - 1) - n) ** 2).mean(), "you passed t - 1"),
 ])
 def test_epsilon_loss_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -54,28 +81,68 @@ def test_epsilon_loss_mistakes_are_named(wrong, hint):
 
 
 def _step_with(noise_at_zero=False, variance_scale=False, plain_beta=False, alpha_bar_div=False,
-               off_by_one=False):
+               off_by_one=False, beta_tilde=False, all_off_by_one=False, plus_one=False,
+               no_noise_at_two=False, no_noise=False, in_place=False):
     def step(schedule, eps, x_t, t, z):
-        alpha, alpha_bar, beta = schedule.alphas[t], schedule.alpha_bars[t], schedule.betas[t]
+        s = t - 1 if all_off_by_one else t + 1 if plus_one else t
+        alpha, alpha_bar, beta = schedule.alphas[s], schedule.alpha_bars[s], schedule.betas[s]
         if off_by_one:
             alpha_bar = schedule.alpha_bars[t - 1]
         coef = beta if plain_beta else beta / (1 - alpha_bar).sqrt()
         mean = (x_t - coef * eps) / (alpha_bar.sqrt() if alpha_bar_div else alpha.sqrt())
         sigma = beta if variance_scale else beta.sqrt()
-        return mean + sigma * z if (t > 1 or noise_at_zero) else mean
+        if beta_tilde:
+            sigma = ((1 - schedule.alpha_bars[t - 1]) / (1 - alpha_bar) * beta).sqrt()
+        if in_place:
+            z *= sigma
+            return mean + z if t > 1 else mean
+        noisy = (t > 1 or noise_at_zero) and not no_noise and not (no_noise_at_two and t == 2)
+        return mean + sigma * z if noisy else mean
     return step
+
+
+def ddpm_step_precise(schedule, eps, x_t, t, z):   # 1 - alpha_bar_t from its own array
+    alpha, one_minus, beta = schedule.alphas[t], schedule.one_minus_alpha_bars[t], schedule.betas[t]
+    mean = (x_t - beta / one_minus.sqrt() * eps) / alpha.sqrt()
+    return mean + beta.sqrt() * z if t > 1 else mean
+
+
+def test_ddpm_step_accepts_the_precise_one_minus_alpha_bar(capsys):
+    checks.check_ddpm_step(ddpm_step_precise)
+    assert "✅" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong, hint", [
     (_step_with(noise_at_zero=True), "No noise is added at the last step"),
     (_step_with(variance_scale=True), "standard deviation"),
-    (_step_with(plain_beta=True), r"beta_t / sqrt\(1 - alpha_bar_t\)"),
+    (_step_with(plain_beta=True), r"beta_t / sqrt\(1 - alpha_bar_t\), not by beta_t alone"),
     (_step_with(alpha_bar_div=True), r"Divide by sqrt\(alpha_t\)"),
     (_step_with(off_by_one=True), r"alpha_bars\[t\] is"),
+    (_step_with(beta_tilde=True), "You used beta_tilde_t"),
+    (_step_with(all_off_by_one=True), "you read index t - 1"),
+    (_step_with(plus_one=True), "IndexError.*neither t \\+ 1 nor t - 1"),
+    (_step_with(no_noise_at_two=True), "the step from t = 2 returns x_1"),
+    (_step_with(no_noise=True), "at every step but the last"),
+    (_step_with(in_place=True), "in place"),
 ])
 def test_ddpm_step_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
         checks.check_ddpm_step(wrong)
+
+
+def test_ddpm_step_beta_tilde_is_named_from_one_case():
+    """beta_tilde_t is far from beta_t at the first case the checker runs (t = 2, where
+    beta_tilde_2 / beta_2 is under a half), so the mistake is named with one case alone,
+    by a margin far above the checker's tolerance."""
+    import torch as th
+    from diffusion_lite.schedules import NoiseSchedule
+    schedule = NoiseSchedule.linear(1000)
+    z = th.randn(1000, generator=th.Generator().manual_seed(0))
+    right, wrong = (_step_with()(schedule, th.zeros(1000), th.zeros(1000), 2, z),
+                    _step_with(beta_tilde=True)(schedule, th.zeros(1000), th.zeros(1000), 2, z))
+    assert (right - wrong).abs().max() > 100 * 1e-5
+    with pytest.raises(checks.ExerciseError, match="You used beta_tilde_t"):
+        checks.check_ddpm_step(_step_with(beta_tilde=True), cases=1)
 
 
 def test_chapter_4_reference_solutions_pass(capsys):
@@ -85,13 +152,14 @@ def test_chapter_4_reference_solutions_pass(capsys):
     assert capsys.readouterr().out.count("✅") == 2
 
 
-def _embedding(order="sin-cos", interleave=False, divisor="half"):
+def _embedding(order="sin-cos", interleave=False, divisor="half", first_i=0, shift=0):
     import torch as th
 
     def fn(t, dim):
         half = dim // 2
-        freqs = 10_000.0 ** (-th.arange(half) / (half if divisor == "half" else dim))
-        angles = t.float()[:, None] * freqs[None, :]
+        divisors = {"half": half, "dim": dim, "half-1": half - 1}
+        freqs = 10_000.0 ** (-(th.arange(half) + first_i) / divisors[divisor])
+        angles = (t + shift).float()[:, None] * freqs[None, :]
         first, second = (th.sin(angles), th.cos(angles))
         if order == "cos-sin":
             first, second = second, first
@@ -104,7 +172,13 @@ def _embedding(order="sin-cos", interleave=False, divisor="half"):
 @pytest.mark.parametrize("wrong, hint", [
     (_embedding(order="cos-sin"), "Sines first"),
     (_embedding(interleave=True), "do not interleave"),
-    (_embedding(divisor="dim"), r"i / \(dim / 2\)"),
+    (_embedding(divisor="dim"), r"you divided by dim\."),
+    (_embedding(divisor="half-1"), r"dim / 2 - 1"),
+    (_embedding(first_i=1), "i counts from 0"),
+    (_embedding(shift=-1), "you embedded t - 1"),
+    (_embedding(shift=1), r"you embedded t \+ 1"),
+    (lambda t, dim: _embedding()(t, dim).double(), "expected dtype"),
+    (lambda t, dim: _embedding()(t, dim).T, "expected shape"),
 ])
 def test_embedding_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -137,8 +211,14 @@ def _in_place_ema(ema, w, decay):
     (lambda ema, w, decay: (1 - decay) * ema + decay * w, "swapped"),
     (lambda ema, w, decay: (1 - decay) * w, "Keep the old average"),
     (lambda ema, w, decay: decay * ema + w, "sum to 1"),
-    (_in_place_ema, "changed its inputs"),
-    (lambda ema, w, decay: ema, "largest difference"),
+    (_in_place_ema, "changed its input in place"),
+    (lambda ema, w, decay: w, "as if decay were 0"),
+    (lambda ema, w, decay: ema, "as if decay were 1"),
+    (lambda ema, w, decay: 0.5 * (ema + w), "plain mean"),
+    (lambda ema, w, decay: ema + (1 - decay) * (ema - w), "moved it away"),
+    (lambda ema, w, decay: ema.flip(0), "largest difference"),
+    (lambda ema, w, decay: ema[0], "expected shape"),
+    (lambda ema, w, decay: ema @ w, "raised RuntimeError"),
 ])
 def test_ema_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -150,10 +230,18 @@ def test_ema_mistakes_are_named(wrong, hint):
     (lambda p, q: 0.5 * (p - q).sum().item(), "absolute value"),
     (lambda p, q: 0.5 * ((p - q) ** 2).sum().item(), "not squared"),
     (lambda p, q: 0.5 * (p - q).abs().mean().item(), "do not average"),
+    (lambda p, q: (p - q).abs().max().item(), "largest difference of a single class;"),
+    (lambda p, q: 0.5 * (p - q).abs().max().item(), "single class, halved"),
+    (lambda p, q: (p - q).pow(2).sum().sqrt().item(), "Euclidean"),
+    (lambda p, q: (p - q).abs().sum() / 2, None),
+    (lambda p, q: __import__("torch").minimum(p, q).sum().item(), "overlap"),
     (lambda p, q: "0.1", "expected a number"),
     (lambda p, q: 0.25, "expected"),
 ])
 def test_total_variation_mistakes_are_named(wrong, hint):
+    if hint is None:                       # a one-element tensor is accepted as a number
+        checks.check_total_variation(wrong)
+        return
     with pytest.raises(checks.ExerciseError, match=hint):
         checks.check_total_variation(wrong)
 
@@ -173,9 +261,20 @@ def _ddim(kind):
     def fn(x_t, eps, ab_t, ab_prev):
         if kind == "swap":
             ab_t, ab_prev = ab_prev, ab_t
-        x0 = (x_t - (1 - ab_t).sqrt() * eps) / (ab_t if kind == "no-sqrt" else ab_t.sqrt())
+        noise = (1 - ab_t) * eps if kind == "variance" else (1 - ab_t).sqrt() * eps
+        x0 = (x_t + noise if kind == "plus" else x_t - noise) / (ab_t if kind == "no-sqrt" else ab_t.sqrt())
+        if kind == "x_t":
+            x0 = x_t
         if kind == "no-direction":
             return ab_prev.sqrt() * x0
+        if kind == "x0":
+            return x0
+        if kind == "direction-at-t":
+            return ab_prev.sqrt() * x0 + (1 - ab_t).sqrt() * eps
+        if kind == "variance":
+            return ab_prev.sqrt() * x0 + (1 - ab_prev) * eps
+        if kind == "in-place":
+            x_t -= noise
         return ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
     return fn
 
@@ -184,6 +283,12 @@ def _ddim(kind):
     (_ddim("no-direction"), "noise direction"),
     (_ddim("no-sqrt"), "square root"),
     (_ddim("swap"), "swapped"),
+    (_ddim("variance"), "standard deviation"),
+    (_ddim("x0"), "x0_hat itself"),
+    (_ddim("direction-at-t"), "level you move to"),
+    (_ddim("plus"), "you added it"),
+    (_ddim("x_t"), "not x_t"),
+    (_ddim("in-place"), "in place"),
 ])
 def test_ddim_step_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -196,10 +301,30 @@ def _unnormalised_slerp(a, b, alpha):
     return (th.sin(th.tensor(1 - alpha) * theta) * a + th.sin(th.tensor(alpha) * theta) * b) / th.sin(theta)
 
 
+def _slerp_variant(a, b, alpha, kind):
+    """Slerp with one common mistake: an unnormalised dot product (NaN from arccos, or, clamped,
+    theta = 0 or pi), no division by sin(theta), the cosine as the angle, or unit vectors."""
+    import torch as th
+    dot = a.flatten() @ b.flatten()
+    cos = dot if kind == "dot" else dot.clamp(-1, 1) if kind == "dot-clamped" else dot / (a.norm() * b.norm())
+    theta = cos if kind == "cos" else th.arccos(cos)
+    if kind == "unit":
+        a, b = a / a.norm(), b / b.norm()
+    weight_a, weight_b = th.sin(th.tensor(1 - alpha) * theta), th.sin(th.tensor(alpha) * theta)
+    if kind == "no-sin":
+        return weight_a * a + weight_b * b
+    return (weight_a * a + weight_b * b) / th.sin(theta)
+
+
 @pytest.mark.parametrize("wrong, hint", [
     (lambda a, b, alpha: (1 - alpha) * a + alpha * b, "straight line"),
     (_unnormalised_slerp, "both norms"),
     (lambda a, b, alpha: a, "largest difference"),
+    (lambda a, b, alpha: _slerp_variant(a, b, alpha, "dot"), "NaN"),
+    (lambda a, b, alpha: _slerp_variant(a, b, alpha, "dot-clamped"), "enormous"),
+    (lambda a, b, alpha: _slerp_variant(a, b, alpha, "no-sin"), "Divide both weights"),
+    (lambda a, b, alpha: _slerp_variant(a, b, alpha, "cos"), "cosine itself"),
+    (lambda a, b, alpha: _slerp_variant(a, b, alpha, "unit"), "unit sphere"),
 ])
 def test_slerp_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -220,10 +345,9 @@ def test_chapter_7_reference_solutions_pass(capsys):
     (lambda c, u, w: w * (c - u), "Add the unconditional"),
     (lambda c, u, w: c + w * (u - c), "swapped the roles"),
     (lambda c, u, w: u + w * c, "subtract"),
-    (lambda c, u, w: (1 - w) * c + w * u, "swapped the weights"),
     (lambda c, u, w: u.add_(w * (c - u)), "in place"),
     (lambda c, u, w: u + w * (c - u).sum(1), "expected shape"),
-    (lambda c, u, w: u + w * (c - u[0]).T, "raised"),
+    (lambda c, u, w: u + w * (c - u).view(3, 16, 2), "raised RuntimeError"),
 ])
 def test_guidance_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -287,7 +411,7 @@ def test_chapter_8_reference_solutions_pass(capsys):
      "not the keys"),
     (lambda q, k, v: __import__("torch").softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=-1),
      "attention weights"),
-    (lambda q, k, v: __import__("torch").softmax(q @ k.T / q.shape[-1] ** 0.5, dim=-1) @ v, "raised"),
+    (lambda q, k, v: __import__("torch").softmax(q @ k / q.shape[-1] ** 0.5, dim=-1) @ v, "raised"),
 ])
 def test_cross_attention_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -318,6 +442,9 @@ def test_chapter_10_reference_solutions_pass(capsys):
     (lambda eps, ab: eps / (1 - ab).sqrt(), "minus sign"),
     (lambda eps, ab: -eps / (1 - ab), "standard deviation"),
     (lambda eps, ab: -eps / ab.sqrt(), "noise level"),
+    (lambda eps, ab: -eps * (1 - ab).sqrt(), "do not multiply"),
+    (lambda eps, ab: -eps * (ab / (1 - ab)).sqrt(), "sigma form"),
+    (lambda eps, ab: -eps / (1 - ab[:, 0]).sqrt(), "raised"),
 ])
 def test_score_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -329,6 +456,13 @@ def test_score_mistakes_are_named(wrong, hint):
     (lambda x0, n, t: ((1 - t[:, None]) * x0 + t[:, None] * n, x0 - n), "not x0 - noise"),
     (lambda x0, n, t: ((1 - t[:, None]) * x0 + t[:, None] * n, n), "not the noise alone"),
     (lambda x0, n, t: n - x0, "expected a pair"),
+    (lambda x0, n, t: ((1 - t) * x0 + t * n, n - x0), r"t\[:, None\]"),
+    (lambda x0, n, t: (x0 + t[:, None] * n, n - x0), "shrinks the data"),
+    (lambda x0, n, t: ((1 - t[:, None]) * x0 + t[:, None] * n, x0), "x0-prediction"),
+    (lambda x0, n, t: ((1 - t[:, None]) * x0 + t[:, None] * n, t[:, None] * (n - x0)), "no factor t"),
+    (lambda x0, n, t: ((1 - t[:, None]) * x0 + t[:, None] * n,
+                       (1 - t[:, None]).sqrt() * n - t[:, None].sqrt() * x0), "v-prediction"),
+    (lambda x0, n, t: (x0.mul_(2), n - x0), "in place"),
 ])
 def test_flow_pair_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -344,6 +478,10 @@ def test_chapter_11_reference_solution_passes(capsys):
 @pytest.mark.parametrize("wrong, hint", [
     (lambda x, xn, a, s, an, sn: (xn - s / sn * x) / (an - s / sn * a), "not s_t / s_next"),
     (lambda x, xn, a, s, an, sn: (xn - sn / s * x) / (an + sn / s * a), "subtract"),
+    (lambda x, xn, a, s, an, sn: (xn + sn / s * x) / (an - sn / s * a), "numerator"),
+    (lambda x, xn, a, s, an, sn: (xn - sn / s * x) / (an - sn / s), "multiplies a_t"),
+    (lambda x, xn, a, s, an, sn: (x - sn / s * xn) / (an - sn / s * a), "swapped x_t and x_next"),
+    (lambda x, xn, a, s, an, sn: xn, "landing point"),
 ])
 def test_distillation_target_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -368,6 +506,15 @@ def _kl_terms(m, lv):
     (lambda m, lv: 0.5 * (m.pow(2) + lv.exp() - 1 + lv).flatten(1).sum(dim=1), "Subtract log"),
     (lambda m, lv: 0.5 * _kl_terms(m, lv).mean(dim=1), "do not average"),
     (lambda m, lv: 0.5 * _kl_terms(m, lv).sum(), "expected shape"),
+    (lambda m, lv: 0.5 * _kl_terms(m, lv).sum(), "summed .or averaged. over the batch"),
+    (lambda m, lv: 0.5 * (m.pow(2) + (2 * lv).exp() - 1 - 2 * lv).flatten(1).sum(dim=1), "not log s"),
+    (lambda m, lv: 0.5 * (m.pow(2) + lv.exp() - lv).flatten(1).sum(dim=1), "The − 1 is missing"),
+    (lambda m, lv: 0.5 * (lv.exp() - 1 - lv).flatten(1).sum(dim=1), "Include μ²"),
+    (lambda m, lv: 0.5 * (m + lv.exp() - 1 - lv).flatten(1).sum(dim=1), "Square the mean"),
+    (lambda m, lv: -0.5 * _kl_terms(m, lv).sum(dim=1), "never negative"),
+    (lambda m, lv: 0.5 * ((1 + m.pow(2)) / lv.exp() - 1 + lv).flatten(1).sum(dim=1), "other direction"),
+    (lambda m, lv: 0.5 * (m.pow_(2) + lv.exp() - 1 - lv).flatten(1).sum(dim=1), "in place"),
+    (lambda m, lv: 0.5 * _kl_terms(m, lv.numpy()).sum(dim=1), "raised"),
 ])
 def test_kl_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -379,6 +526,11 @@ def test_kl_mistakes_are_named(wrong, hint):
     (lambda m, lv, n: m + 0.5 * lv * n, "logvar is a log"),
     (lambda m, lv, n: (0.5 * lv).exp() * n, "Add the mean"),
     (lambda m, lv, n: (m + (0.5 * lv).exp() * n).detach(), "no gradient"),
+    (lambda m, lv, n: m + (-0.5 * lv).exp() * n, "is 1 / s"),
+    (lambda m, lv, n: m + n, "Scale the noise by the standard deviation s"),
+    (lambda m, lv, n: m + (0.5 * lv).exp(), "Multiply the standard deviation by the noise"),
+    (lambda m, lv, n: m + (0.5 * lv).exp() * n.clone().normal_(), "do not draw your own"),
+    (lambda m, lv, n: m.add_((0.5 * lv).exp() * n), "in place"),
 ])
 def test_reparameterise_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
