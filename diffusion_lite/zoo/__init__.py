@@ -73,8 +73,9 @@ RECIPES = {
     # trained when steps were numbered from 0, so the network saw t - 1 where it now sees t; under
     # the papers' numbering they score the same 85% (seed 0). Retrained from this recipe under the
     # papers' numbering (41 min on one thread of a busy machine) the model scored 65% for seeds 0
-    # and 1, below the 80% bar: run-to-run spread of this small model, not the numbering, whose
-    # one-step shift does not change the shipped model's score. 25 min on one idle CPU thread
+    # and 1, below the 80% bar. The one-step shift does not change the shipped model's score, so
+    # the drop is likely the spread between training runs of this small model (not yet measured
+    # with a second training seed). 25 min on one idle CPU thread
     "shapes_text": Recipe(UNetConfig(image_size=16, in_channels=3, base_channels=16,
                                      channel_mults=(1, 2), attention_resolutions=(8,),
                                      context_dim=64),
