@@ -31,8 +31,9 @@ def ddpm_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, 
     """One ancestral step x_t -> x_{t-1} (Ho et al. 2020, Algorithm 2).
 
     The mean is the posterior mean q(x_{t-1} | x_t, x0_pred); the variance sigma_t² is
-    ``"beta_tilde"`` (the posterior's, the lower bound) or ``"beta"`` (the upper bound),
-    Ho et al. sec. 3.2. No noise is added at t = 1, the step that returns x_0. Chapter 3.
+    ``"beta_tilde"`` (the posterior's, optimal for a single-point x_0) or ``"beta"`` (optimal
+    for x_0 ~ N(0, I)): Ho et al.'s two extremes, sec. 3.2. No noise is added at t = 1, the
+    step that returns x_0. Chapter 3.
     """
     check_choice("variance", variance, DDPM_VARIANCES)
     check_tensor("x_t", x_t, min_ndim=1)
