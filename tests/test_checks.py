@@ -539,8 +539,8 @@ def test_reparameterise_mistakes_are_named(wrong, hint):
 
 def test_common_failures_get_a_hint_not_a_torch_error():
     with pytest.raises(checks.ExerciseError, match="expected dtype torch.float32, got torch.float64"):
-        checks.check_add_noise(lambda x0, a, n: add_noise_ok(x0, a, n).double())
+        checks.check_add_noise(lambda s, x0, t, n: add_noise_ok(s, x0, t, n).double())
     with pytest.raises(checks.ExerciseError, match="NaN or infinity"):
-        checks.check_add_noise(lambda x0, a, n: add_noise_ok(x0, a, n) / 0 * 0)
+        checks.check_add_noise(lambda s, x0, t, n: add_noise_ok(s, x0, t, n) / 0 * 0)
     with pytest.raises(ValueError, match="cases: expected at least 1 test case, got 0"):
         checks.check_add_noise(add_noise_ok, cases=0)
