@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from diffusion_lite.samplers import ddim_step, ddpm_step
 from diffusion_lite.schedules import (NoiseSchedule, add_noise, eps_from_velocity,
                                       posterior_mean_variance, predict_x0, velocity)
 
@@ -60,6 +61,22 @@ v = \sqrt{\bar\alpha_t}\,\varepsilon - \sqrt{1 - \bar\alpha_t}\, x_0, \qquad
 \varepsilon = \sqrt{1 - \bar\alpha_t}\, x_t + \sqrt{\bar\alpha_t}\, v, \qquad
 \|\varepsilon - \hat\varepsilon\|^2 = \mathrm{SNR}(t)\, \|x_0 - \hat x_0\|^2, \qquad
 \|v - \hat v\|^2 = \left(1 + \mathrm{SNR}(t)\right) \|x_0 - \hat x_0\|^2 .""",
+    ("notebooks/01_forward_process.ipynb", "closed-form"): r"""
+q(x_t \mid x_0) = \mathcal{N}\!\left(x_t;\ \sqrt{\bar\alpha_t}\,x_0,\ (1-\bar\alpha_t) I\right), \qquad\text{so}\qquad x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\quad \varepsilon \sim \mathcal{N}(0, I).""",
+    ("notebooks/01_forward_process.ipynb", "cosine"): r"""
+f(t) = \cos^2\!\Big(\frac{t/T + s}{1+s}\cdot\frac{\pi}{2}\Big),\qquad \beta_t = \min\!\Big(1 - \frac{f(t)}{f(t-1)},\ \beta_\text{max}\Big),\qquad t = 1, \dots, T,""",
+    ("notebooks/02_training_objective.ipynb", "posterior"): r"""
+q(x_{t-1} \mid x_t, x_0) = \mathcal{N}\big(x_{t-1};\ \tilde\mu_t(x_t, x_0),\ \tilde\beta_t I\big), \quad \tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1-\bar\alpha_t}\,x_0 + \frac{\sqrt{\alpha_t}\,(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}\,x_t, \quad \tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\,\beta_t.""",
+    ("notebooks/02_training_objective.ipynb", "eps-mean"): r"""
+\tilde\mu_t = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\varepsilon\Big),""",
+    ("notebooks/02_training_objective.ipynb", "weights"): r"""
+\lVert x_0 - \hat x_0\rVert^2 = \frac{\lVert \varepsilon - \hat\varepsilon \rVert^2}{\mathrm{SNR}(t)}, \qquad \lVert v - \hat v\rVert^2 = \Big(1 + \frac{1}{\mathrm{SNR}(t)}\Big)\lVert \varepsilon - \hat\varepsilon \rVert^2 = \big(1 + \mathrm{SNR}(t)\big)\lVert x_0 - \hat x_0 \rVert^2 .""",
+    ("notebooks/02_training_objective.ipynb", "v-to-eps"): r"""
+\varepsilon = \sqrt{1-\bar\alpha_t}\,x_t + \sqrt{\bar\alpha_t}\,v, \qquad x_0 = \sqrt{\bar\alpha_t}\,x_t - \sqrt{1-\bar\alpha_t}\,v .""",
+    ("notebooks/03_ddpm_sampling.ipynb", "ddpm-step"): r"""
+x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\, \varepsilon_\theta(x_t, t)\Big) + \sigma_t z, \qquad z \sim \mathcal{N}(0, I) \text{ if } t > 1, \text{ else } z = 0.""",
+    ("notebooks/03_ddpm_sampling.ipynb", "ddim-step"): r"""
+x_{t_\text{prev}} = \sqrt{\bar\alpha_{t_\text{prev}}}\;\hat x_0 + \sqrt{1-\bar\alpha_{t_\text{prev}}-\sigma_t^2}\;\varepsilon_\theta(x_t, t) + \sigma_t z, \qquad \sigma_t^2 = \eta^2\,\frac{1-\bar\alpha_{t_\text{prev}}}{1-\bar\alpha_t} \Big(1-\frac{\bar\alpha_t}{\bar\alpha_{t_\text{prev}}}\Big),""",
 }
 
 
@@ -146,6 +163,7 @@ def test_parameterisations_and_their_weights_as_printed(schedule):
         assert torch.allclose(velocity(schedule, x0.float(), tt, eps.float()).double(), v, atol=1e-5)
         eps_from_v = (1 - ab[t]).sqrt() * x_t + ab[t].sqrt() * v
         assert torch.allclose(eps_from_v, eps, atol=1e-8)
+        assert torch.allclose(ab[t].sqrt() * x_t - (1 - ab[t]).sqrt() * v, x0, atol=1e-8)
         assert torch.allclose(eps_from_velocity(schedule, x_t.float(), tt, v.float()).double(),
                               eps, atol=1e-4)
         # a wrong x̂0 at the same x_t implies ε̂ and v̂; the printed weights relate the errors
@@ -155,3 +173,34 @@ def test_parameterisations_and_their_weights_as_printed(schedule):
                                   ((x0, x0_hat), (eps, eps_hat), (v, v_hat)))
         assert torch.allclose(err_eps, snr * err_x0, rtol=1e-6)
         assert torch.allclose(err_v, (1 + snr) * err_x0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("schedule", _schedules(), ids=["linear", "cosine", "sigmoid"])
+def test_ddpm_step_as_printed(schedule):
+    """Chapter 3's step with σ_t² = β̃_t (the package's default) and the same z."""
+    a, ab, b = (v.double() for v in (schedule.alphas, schedule.alpha_bars, schedule.betas))
+    one_minus = schedule.one_minus_alpha_bars.double()
+    for t in STEPS:
+        x_t, eps, _ = _batch(t)
+        z = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(t)).double()
+        sigma = (one_minus[t - 1] / one_minus[t] * b[t]).sqrt()
+        x_prev = (x_t - b[t] / one_minus[t].sqrt() * eps) / a[t].sqrt() + (sigma * z if t > 1 else 0)
+        ours = ddpm_step(schedule, eps.float(), x_t.float(), t,
+                         generator=torch.Generator().manual_seed(t))
+        assert torch.allclose(ours.double(), x_prev, atol=2e-4), t
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_ddim_step_as_printed(eta):
+    schedule = NoiseSchedule.cosine(T)
+    ab, one_minus = schedule.alpha_bars.double(), schedule.one_minus_alpha_bars.double()
+    for t, t_prev in [(1000, 980), (500, 480), (20, 0), (2, 1)]:
+        x_t, eps, _ = _batch(t)
+        z = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(t)).double()
+        x0_hat = (x_t - one_minus[t].sqrt() * eps) / ab[t].sqrt()
+        sigma2 = eta**2 * one_minus[t_prev] / one_minus[t] * (1 - ab[t] / ab[t_prev])
+        x_prev = (ab[t_prev].sqrt() * x0_hat + (one_minus[t_prev] - sigma2).sqrt() * eps
+                  + sigma2.sqrt() * z)
+        ours = ddim_step(schedule, eps.float(), x_t.float(), t, t_prev, eta=eta,
+                         generator=torch.Generator().manual_seed(t))
+        assert torch.allclose(ours.double(), x_prev, rtol=1e-4, atol=1e-4), (t, t_prev)
