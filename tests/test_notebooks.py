@@ -155,8 +155,8 @@ def _literals(token: str) -> set[str]:
     """The ways a code cell may write the constant ``token`` (90% is 0.9 or 90)."""
     plain = token.replace(",", "").replace(" ", "")
     if plain.endswith("%"):
-        value = float(plain[:-1]) / 100                     # 20% lower is also 0.8 of it
-        return {f"{value:g}", f"{value:.2f}", f"{1 - value:g}", f"{1 - value:.2f}"}
+        value = float(plain[:-1]) / 100       # 20% lower is 0.8 of it, within 25% is 1.25 of it
+        return {f"{v:g}" for v in (value, 1 - value, 1 + value)} | {f"{v:.2f}" for v in (value, 1 - value, 1 + value)}
     return {plain}
 
 
