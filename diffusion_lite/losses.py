@@ -30,10 +30,11 @@ def _reduce(pred: torch.Tensor, target: torch.Tensor, reduction: str) -> torch.T
 def epsilon_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, *, t=None, noise=None,
                  cond=None, generator: torch.Generator | None = None,
                  reduction: str = "mean") -> torch.Tensor:
-    """The simple loss ||eps - eps_theta(x_t, t)||² (Ho et al. 2020, eq. 14, Algorithm 1).
+    """The simple loss (1/d) ||eps - eps_theta(x_t, t)||²: Ho et al. 2020, eq. 14 (Algorithm 1)
+    averaged over the d coordinates of a sample, then over the batch.
 
     ``t`` and ``noise`` are drawn when not given; ``reduction="none"`` gives one loss per
-    sample. Chapter 2.
+    sample (still averaged over its coordinates). Chapter 2.
     """
     x_t, t, noise = _noisy_batch(schedule, x0, t, noise, generator)
     return _reduce(model(x_t, t, cond=cond), noise, reduction)
@@ -42,7 +43,7 @@ def epsilon_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, *, t=None, no
 def x0_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, *, t=None, noise=None,
             cond=None, generator: torch.Generator | None = None,
             reduction: str = "mean") -> torch.Tensor:
-    """||x0 - x0_theta(x_t, t)||²: the model predicts the clean sample. Chapter 2."""
+    """(1/d) ||x0 - x0_theta(x_t, t)||²: the model predicts the clean sample. Chapter 2."""
     x_t, t, noise = _noisy_batch(schedule, x0, t, noise, generator)
     return _reduce(model(x_t, t, cond=cond), x0, reduction)
 
@@ -50,7 +51,7 @@ def x0_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, *, t=None, noise=N
 def v_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, *, t=None, noise=None,
            cond=None, generator: torch.Generator | None = None,
            reduction: str = "mean") -> torch.Tensor:
-    """||v - v_theta(x_t, t)||² with v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) x0
+    """(1/d) ||v - v_theta(x_t, t)||² with v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) x0
     (Salimans & Ho 2022). Chapter 2."""
     x_t, t, noise = _noisy_batch(schedule, x0, t, noise, generator)
     return _reduce(model(x_t, t, cond=cond), velocity(schedule, x0, t, noise), reduction)
