@@ -11,7 +11,7 @@ STAMP      := $(VENV)/.installed
 CHAPTERS   := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 NB         ?= $(CHAPTERS)
 
-.PHONY: setup book test unit nbval book-check execute student bench clean
+.PHONY: setup book test lint unit nbval book-check execute student bench clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,11 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going --all
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
-## test: unit tests, every chapter under nbval, and a structural build of the book
-test: unit nbval book-check
+## test: lint, unit tests, every chapter under nbval, and a structural build of the book
+test: lint unit nbval book-check
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests

@@ -12,7 +12,6 @@ import argparse
 import dataclasses
 
 import torch
-
 from timing import median_seconds
 
 from diffusion_lite import zoo

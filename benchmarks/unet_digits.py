@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 
 import torch
-
 from timing import median_seconds
 
 from diffusion_lite import image_metrics, zoo

@@ -3,7 +3,7 @@ DDIM-50 samples beside the floor of real data (digits, shapes, decoded latents),
 text-to-image model the share of samples the shapes checker reads as their prompt. One line per
 model and sampling seed.
 
-    python benchmarks/zoo_quality.py [--seeds 0 1] [--models digits_unet shapes_unet]
+    python benchmarks/zoo_quality.py [--seeds 0 1] [--models digits_unet shapes_unet] [--folder zoo]
 """
 
 from __future__ import annotations
@@ -65,10 +65,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--models", nargs="+", default=sorted(zoo.RECIPES), choices=sorted(zoo.RECIPES))
+    parser.add_argument("--folder", help="measure FOLDER/NAME.pt (as written by `python -m "
+                                         "diffusion_lite.zoo train NAME`) instead of the shipped file")
     args = parser.parse_args()
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, DDIM-50")
     for name in args.models:
-        model, schedule = zoo.load(name)
+        model, schedule = zoo.load(name, file=f"{args.folder}/{name}.pt" if args.folder else None)
         data = zoo.RECIPES[name].data
         for seed in args.seeds:
             if data == "digits":

@@ -22,6 +22,22 @@ def check_tensor(name: str, value, *, ndim: int | None = None, min_ndim: int | N
     return value
 
 
+def check_floating(name: str, value: torch.Tensor) -> torch.Tensor:
+    """Raise unless ``value`` holds floating-point numbers (images as uint8 or int64 would be
+    scaled by coefficients cast to integers, silently)."""
+    if not value.is_floating_point():
+        raise TypeError(f"{name}: expected a floating-point tensor (e.g. images scaled to [-1, 1] "
+                        f"as float32), got {value.dtype}")
+    return value
+
+
+def check_rows(name: str, value: torch.Tensor, minimum: int, why: str) -> torch.Tensor:
+    """Raise unless ``value`` has at least ``minimum`` rows (points, samples, images)."""
+    if value.shape[0] < minimum:
+        raise ValueError(f"{name}: expected at least {minimum} rows ({why}), got {value.shape[0]}")
+    return value
+
+
 def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
     if a.shape != b.shape:
         raise ValueError(f"{name_b}: expected the shape of {name_a} {tuple(a.shape)}, "

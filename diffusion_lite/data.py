@@ -140,4 +140,4 @@ def fashion_mnist(split: str = "train", *, root=None) -> tuple[torch.Tensor, tor
     return load("fashion_mnist", split, root=root)
 
 
-from .shapes import shapes  # noqa: F401  captioned shapes (chapter 8) live in their own module
+from .shapes import shapes  # noqa: E402, F401  captioned shapes (chapter 8) live in their own module

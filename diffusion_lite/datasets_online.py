@@ -28,7 +28,7 @@ SOURCES = {
         "t10k-images-idx3-ubyte.gz": ("md5", "9fb629c4189551a2d022fa330f9573f3"),
         "t10k-labels-idx1-ubyte.gz": ("md5", "ec29112dd5afa0611ce80d1b7f02629c"),
     }),
-    "fashion_mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", {
+    "fashion_mnist": ("https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/", {
         "train-images-idx3-ubyte.gz":
             ("sha256", "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc"),
         "train-labels-idx1-ubyte.gz":
@@ -62,31 +62,59 @@ def read_idx(data: bytes) -> np.ndarray:
     return values.reshape(shape)
 
 
-def verify(path: Path, algorithm: str, digest: str) -> None:
+TIMEOUT_S = 60          # seconds without an answer before a download gives up
+
+
+def verify(path: Path, algorithm: str, digest: str, *, name: str | None = None) -> None:
     actual = hashlib.new(algorithm, path.read_bytes()).hexdigest()
     if actual != digest:
-        raise ValueError(f"{path.name}: checksum mismatch ({algorithm} {actual}, expected {digest}); "
-                         f"the file is corrupt or not the published one. Delete it and retry.")
+        raise ValueError(f"{name or path.name}: checksum mismatch ({algorithm} {actual}, expected "
+                         f"{digest}); the file is corrupt or not the published one")
+
+
+def _download(url: str, partial: Path, name: str) -> None:
+    offline_hint = ("Every chapter of the book runs offline with diffusion_lite.data.digits(), "
+                    "scikit-learn's 8×8 digits, which needs no download.")
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(partial, "wb") as out:
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+    except urllib.error.HTTPError as error:
+        raise RuntimeError(f"Could not download {name}: the server answered {error.code} "
+                           f"{error.reason} for {url}. The machine is online, but the file is not "
+                           f"where it used to be; please report it. {offline_hint}") from error
+    except TimeoutError as error:
+        raise RuntimeError(f"Could not download {name}: {url} did not answer within {TIMEOUT_S} s. "
+                           f"Try again later. {offline_hint}") from error
+    except (urllib.error.URLError, OSError) as error:
+        raise RuntimeError(f"Could not download {name} ({error}). This machine seems to be "
+                           f"offline. {offline_hint}") from error
 
 
 def fetch(name: str, filename: str, *, root: Path | None = None) -> Path:
-    """The verified local copy of one file of data set ``name``, downloading it if needed."""
+    """The verified local copy of one file of data set ``name``, downloading it if needed.
+
+    The download goes to a ``.part`` file, is verified, and only then takes its final name, so a
+    failed or corrupt download never stays in the cache; a cached file that no longer matches
+    its checksum is downloaded again."""
     base_url, files = SOURCES[name]
     algorithm, digest = files[filename]
     path = (root or cache_dir()) / name / filename
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")
+    if path.exists():
         try:
-            urllib.request.urlretrieve(base_url + filename, partial)
-        except (urllib.error.URLError, OSError) as error:
-            partial.unlink(missing_ok=True)
-            raise RuntimeError(
-                f"Could not download {name} ({error}). This machine seems to be offline. "
-                "Every chapter of the book runs offline with diffusion_lite.data.digits(), "
-                "scikit-learn's 8×8 digits, which needs no download.") from error
-        partial.rename(path)
-    verify(path, algorithm, digest)
+            verify(path, algorithm, digest)
+            return path
+        except ValueError:
+            path.unlink()                       # damaged since it was cached: fetch it again
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    try:
+        _download(base_url + filename, partial, name)
+        verify(partial, algorithm, digest, name=filename)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, path)
     return path
 
 

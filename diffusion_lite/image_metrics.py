@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import check_positive_int, check_tensor
+from . import checkpoints
+from ._validate import check_positive_int, check_rows, check_tensor
 
 CLASSIFIER_PATH = Path(__file__).parent / "zoo" / "digits_classifier.pt"
 SHAPES_CLASSIFIER_PATH = Path(__file__).parent / "zoo" / "shapes_classifier.pt"
@@ -22,6 +23,8 @@ SHAPES_CLASSIFIER_PATH = Path(__file__).parent / "zoo" / "shapes_classifier.pt"
 class DigitsClassifier(nn.Module):
     """A small CNN for 8×8 digits. ``features`` returns the 128-d penultimate activations
     used by the Fréchet distance (as FID uses Inception's, Heusel et al. 2017)."""
+
+    input_shape = (1, 8, 8)
 
     def __init__(self):
         super().__init__()
@@ -59,8 +62,16 @@ def train_digits_classifier(*, epochs: int = 40, seed: int = 0, progress: bool =
 
 
 def _load_frozen(model: nn.Module, path: Path) -> nn.Module:
-    """``model`` with the shipped weights at ``path`` (weights_only), in eval mode, frozen."""
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    """``model`` with the shipped weights at ``path`` (weights_only, checked against their
+    SHA-256), in eval mode, frozen."""
+    which = path.name.removesuffix("_classifier.pt")
+    fix = (f"reinstall diffusion_lite, or retrain it with `python -m diffusion_lite.zoo classifier "
+           f"{which}` and copy the file to {path}, then run `python -m diffusion_lite.zoo manifest`")
+    expected = checkpoints.read_manifest(path.parent).get(path.name)
+    if expected is None:
+        raise checkpoints.CheckpointError(f"{path}: not listed in "
+                                          f"{path.parent / checkpoints.MANIFEST_NAME}; {fix}")
+    model.load_state_dict(checkpoints.read(path, fix=fix, expected_sha256=expected))
     return model.eval().requires_grad_(False)
 
 
@@ -68,6 +79,9 @@ def _load_frozen(model: nn.Module, path: Path) -> nn.Module:
 def _features(classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """The classifier's features of images in [-1, 1], on the CPU."""
     check_tensor("images", images, ndim=4)
+    if tuple(images.shape[1:]) != classifier.input_shape:
+        raise ValueError(f"images: expected shape (B, {', '.join(map(str, classifier.input_shape))}) "
+                         f"for {type(classifier).__name__}, got {tuple(images.shape)}")
     return classifier.features(images.float().cpu().clamp(-1, 1))
 
 
@@ -84,6 +98,8 @@ def digit_features(images: torch.Tensor, classifier: DigitsClassifier | None = N
 class ShapesClassifier(nn.Module):
     """A small CNN for 16×16 RGB shapes that reads colour (4), shape (3) and position (4) with
     one head each; ``features`` returns the 128-d penultimate activations for FD."""
+
+    input_shape = (3, 16, 16)
 
     def __init__(self):
         super().__init__()
@@ -132,8 +148,11 @@ def shape_features(images: torch.Tensor, classifier: ShapesClassifier | None = N
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
     """||mu_a - mu_b||² + Tr(S_a + S_b - 2 (S_a S_b)^{1/2}) between Gaussians fitted to two
     feature sets (Heusel et al. 2017, eq. 6), computed in float64."""
-    check_tensor("features_a", features_a, ndim=2)
-    check_tensor("features_b", features_b, ndim=2)
+    for name, features in [("features_a", features_a), ("features_b", features_b)]:
+        check_rows(name, check_tensor(name, features, ndim=2), 2, "a covariance needs two samples")
+    if features_a.shape[1] != features_b.shape[1]:
+        raise ValueError(f"features_b: expected {features_a.shape[1]} features like features_a, "
+                         f"got {features_b.shape[1]}")
     a, b = features_a.double(), features_b.double()
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
@@ -167,6 +186,8 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, *, k: int = 3) -> t
     """Improved precision and recall (Kynkäänniemi et al. 2019): the share of fake samples
     inside the real k-NN manifold, and of real samples inside the fake one."""
     check_positive_int("k", k)
+    for name, points in [("real", real), ("fake", fake)]:
+        check_rows(name, check_tensor(name, points, ndim=2), k + 1, f"k = {k} neighbours and the point itself")
 
     def inside(support: torch.Tensor, queries: torch.Tensor) -> float:
         radii = torch.cdist(support, support).kthvalue(k + 1, dim=1).values     # k-th neighbour

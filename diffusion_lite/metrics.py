@@ -10,12 +10,12 @@ from collections.abc import Callable
 
 import torch
 
-from ._validate import check_positive_int, check_tensor
+from ._validate import check_positive_int, check_rows, check_tensor
 
 
-def _check_sets(x: torch.Tensor, y: torch.Tensor) -> None:
-    check_tensor("x", x, ndim=2)
-    check_tensor("y", y, ndim=2)
+def _check_sets(x: torch.Tensor, y: torch.Tensor, minimum: int = 1, why: str = "a point set") -> None:
+    check_rows("x", check_tensor("x", x, ndim=2), minimum, why)
+    check_rows("y", check_tensor("y", y, ndim=2), minimum, why)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"y: expected points of dimension {x.shape[1]} like x, got {y.shape[1]}")
 
@@ -37,7 +37,7 @@ def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, *, num_projections: int
 def rbf_mmd(x: torch.Tensor, y: torch.Tensor, *, bandwidth: float | None = None) -> float:
     """Squared maximum mean discrepancy with a Gaussian kernel (Gretton et al. 2012, unbiased
     estimator, eq. 3). The bandwidth defaults to the median pairwise distance of the pooled set."""
-    _check_sets(x, y)
+    _check_sets(x, y, 2, "the unbiased estimator averages over pairs of distinct points")
     x, y = x.float().cpu(), y.float().cpu()
     pooled = torch.cat([x, y])
     d2 = torch.cdist(pooled, pooled) ** 2
@@ -46,7 +46,10 @@ def rbf_mmd(x: torch.Tensor, y: torch.Tensor, *, bandwidth: float | None = None)
     k = torch.exp(-d2 / (2 * bandwidth**2))
     n, m = len(x), len(y)
     k_xx, k_yy, k_xy = k[:n, :n], k[n:, n:], k[:n, n:]
-    mean_off_diagonal = lambda a, size: (a.sum() - a.diagonal().sum()) / (size * (size - 1))
+
+    def mean_off_diagonal(a, size):
+        return (a.sum() - a.diagonal().sum()) / (size * (size - 1))
+
     return (mean_off_diagonal(k_xx, n) + mean_off_diagonal(k_yy, m) - 2 * k_xy.mean()).item()
 
 
@@ -55,6 +58,7 @@ def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, *,
     """Fraction of ``samples`` nearest each of the (K, D) ``centres``, counting only samples
     within ``radius`` of it (default: a third of the smallest distance between centres).
     Returns (K,) fractions; they sum to less than 1 when some samples fall between modes."""
+    check_rows("samples", check_tensor("samples", samples, ndim=2), 1, "shares of no samples are undefined")
     _check_sets(samples, centres)
     samples, centres = samples.float().cpu(), centres.float().cpu()
     if radius is None:

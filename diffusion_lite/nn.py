@@ -14,6 +14,10 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) 
     (Vaswani et al. 2017, sec. 3.5; used for t by Ho et al. 2020, appendix B). (B,) -> (B, dim)."""
     if dim % 2:
         raise ValueError(f"dim: expected an even number of features, got {dim}")
+    if not isinstance(t, torch.Tensor) or t.ndim != 1:
+        got = f"shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
+        raise TypeError(f"t: expected a (B,) tensor of steps, one per sample, such as "
+                        f"torch.full((B,), 500), got {got}")
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)  # (half,)
     angles = t.float()[:, None] * freqs[None, :]                                          # (B, half)

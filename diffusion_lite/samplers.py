@@ -6,12 +6,20 @@ it never calls the model. The loops (``ddpm_sample``, ``ddim_sample``) are ten l
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ._progress import progress_bar
 from ._validate import check_choice, check_positive_int, check_same_shape, check_tensor
-from .schedules import (NoiseSchedule, batch_timesteps, check_timesteps, extract,
-                        posterior_mean_variance, predict_x0)
+from .schedules import (
+    NoiseSchedule,
+    batch_timesteps,
+    check_timesteps,
+    extract,
+    posterior_mean_variance,
+    predict_x0,
+)
 
 DDPM_VARIANCES = ("beta_tilde", "beta")
 
@@ -111,6 +119,10 @@ def guided_eps(model, x_t: torch.Tensor, t: torch.Tensor, cond, guidance_scale: 
     text, the empty prompt's encoding. Chapter 7."""
     if guidance_scale is None:
         return model(x_t, t, cond=cond)
+    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) \
+            or not math.isfinite(guidance_scale):
+        raise ValueError(f"guidance_scale: expected a finite number (w = 0 unconditional, 1 "
+                         f"conditional, > 1 guided) or None, got {guidance_scale!r}")
     if cond is None:
         raise ValueError("cond: expected a condition to guide towards when guidance_scale is "
                          f"given, got None (guidance_scale={guidance_scale})")
@@ -128,6 +140,10 @@ def slerp(a: torch.Tensor, b: torch.Tensor, alpha) -> torch.Tensor:
     if ((alpha < 0) | (alpha > 1)).any():
         raise ValueError(f"alpha: expected weights in [0, 1], got {alpha.tolist()}")
     a64, b64 = a.double().flatten(), b.double().flatten()
+    for name, v in [("a", a64), ("b", b64)]:
+        if not torch.isfinite(v).all() or v.norm() == 0:
+            raise ValueError(f"{name}: expected a finite tensor with nonzero norm (a direction to "
+                             f"interpolate along), got {'norm 0' if torch.isfinite(v).all() else 'NaN or inf'}")
     cos = torch.dot(a64, b64) / (a64.norm() * b64.norm())
     theta = torch.arccos(cos.clamp(-1, 1))
     if theta < 1e-6:                                      # parallel: fall back to a straight line
@@ -155,6 +171,9 @@ def ddim_timesteps(num_train_steps: int, num_sample_steps: int) -> torch.Tensor:
 def _initial_noise(shape, x_T, device, generator) -> torch.Tensor:
     if x_T is not None:
         check_tensor("x_T", x_T)
+        if x_T.dtype != torch.float32:
+            raise TypeError(f"x_T: expected dtype torch.float32 (the networks' dtype), got "
+                            f"{x_T.dtype}; pass x_T.float()")
         if tuple(x_T.shape) != tuple(shape):
             raise ValueError(f"x_T: expected shape {tuple(shape)}, got {tuple(x_T.shape)}")
         return x_T.to(device)

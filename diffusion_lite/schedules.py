@@ -17,7 +17,13 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validate import check_choice, check_positive_int, check_same_shape, check_tensor
+from ._validate import (
+    check_choice,
+    check_floating,
+    check_positive_int,
+    check_same_shape,
+    check_tensor,
+)
 
 # ----------------------------------------------------------------------------- betas
 
@@ -174,8 +180,8 @@ def extract(values: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Ten
 
 def _check_batch(schedule: NoiseSchedule, x_name: str, x, t, other_name: str, other,
                  low: int = 1) -> None:
-    check_tensor(x_name, x, min_ndim=1)
-    check_tensor(other_name, other)
+    check_floating(x_name, check_tensor(x_name, x, min_ndim=1))
+    check_floating(other_name, check_tensor(other_name, other))
     check_same_shape(x_name, x, other_name, other)
     check_timesteps(schedule, t, x.shape[0], low=low)
 

@@ -75,6 +75,12 @@ class TextEncoder(nn.Module):
         check_tensor("ids", ids, ndim=2)
         if ids.shape[1] > len(self.positions):
             raise ValueError(f"ids: expected at most {len(self.positions)} tokens, got {ids.shape[1]}")
+        vocabulary = self.tokens.num_embeddings
+        if ids.is_floating_point() or (ids.numel() and (ids.min() < 0 or ids.max() >= vocabulary)):
+            got = (f"{ids.dtype}" if ids.is_floating_point()
+                   else f"min {int(ids.min())}, max {int(ids.max())}")
+            raise ValueError(f"ids: expected integer token ids in [0, {vocabulary - 1}] (from the "
+                             f"tokenizer's encode), got {got}")
         h = self.tokens(ids) + self.positions[:ids.shape[1]]
         return self.norm(self.transformer(h))                       # (B, L, dim)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import copy
 import random
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -82,6 +82,14 @@ def train(model: torch.nn.Module, loss_fn: Callable, data, *, steps: int, batch_
     check_positive_int("steps", steps)
     check_positive_int("batch_size", batch_size)
     check_choice("lr_decay", lr_decay, {"none", "cosine"})
+    tensors = data if isinstance(data, (tuple, list)) else (data,)
+    if not tensors or not all(isinstance(x, torch.Tensor) for x in tensors):
+        raise TypeError(f"data: expected a tensor or a tuple of tensors, got {type(data).__name__}")
+    if len(tensors[0]) == 0:
+        raise ValueError("data: expected at least one training example, got an empty tensor")
+    if any(len(x) != len(tensors[0]) for x in tensors):
+        raise ValueError(f"data: expected tensors sharing their first dimension, got lengths "
+                         f"{[len(x) for x in tensors]}")
     device = next(model.parameters()).device
     optimizer = _adam(list(model.parameters()), lr)
     decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if lr_decay == "cosine" else None

@@ -167,6 +167,16 @@ class UNet(nn.Module):
                              f"got {tuple(x_t.shape)}")
         if cond is not None and c.num_classes is None and c.context_dim is None:
             raise ValueError("cond: this UNet is unconditional, expected None")
+        if c.num_classes is not None and cond is not None:
+            if not isinstance(cond, torch.Tensor) or cond.shape != (x_t.shape[0],) \
+                    or cond.is_floating_point():
+                got = (f"{cond.dtype} of shape {tuple(cond.shape)}" if isinstance(cond, torch.Tensor)
+                       else type(cond).__name__)
+                raise ValueError(f"cond: expected ({x_t.shape[0]},) integer class labels, got {got}")
+            if cond.numel() and (cond.min() < 0 or cond.max() > c.num_classes):
+                raise ValueError(f"cond: expected class labels in [0, {c.num_classes - 1}] (or "
+                                 f"{c.num_classes}, the null class), got min {int(cond.min())}, "
+                                 f"max {int(cond.max())}")
 
     def embed(self, t: torch.Tensor, cond=None) -> torch.Tensor:
         """The per-sample vector every residual block receives: time (+ class). (B, 4·base)."""

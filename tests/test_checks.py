@@ -135,6 +135,7 @@ def test_ddpm_step_beta_tilde_is_named_from_one_case():
     beta_tilde_2 / beta_2 is under a half), so the mistake is named with one case alone,
     by a margin far above the checker's tolerance."""
     import torch as th
+
     from diffusion_lite.schedules import NoiseSchedule
     schedule = NoiseSchedule.linear(1000)
     z = th.randn(1000, generator=th.Generator().manual_seed(0))

@@ -78,7 +78,8 @@ def test_mode_coverage_counts_only_nearby_samples():
 
 def test_plotting_helpers_run():
     images = torch.rand(6, 3, 8, 8) * 2 - 1
-    assert plotting.show_images(images, nrow=2) is not None
+    ax = plotting.show_images(images, nrow=2)
+    assert ax.images[0].get_array().shape == (2 * 9 - 1, 3 * 9 - 1, 3)      # 2 rows of 3
     grid = plotting._image_grid(images, 2)
     assert grid.shape == (2 * 9 - 1, 3 * 9 - 1, 3)
     schedules = {"linear": NoiseSchedule.linear(100), "cosine": NoiseSchedule.cosine(100)}

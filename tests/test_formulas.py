@@ -16,8 +16,14 @@ import pytest
 import torch
 
 from diffusion_lite.samplers import ddim_step, ddpm_step
-from diffusion_lite.schedules import (NoiseSchedule, add_noise, eps_from_velocity,
-                                      posterior_mean_variance, predict_x0, velocity)
+from diffusion_lite.schedules import (
+    NoiseSchedule,
+    add_noise,
+    eps_from_velocity,
+    posterior_mean_variance,
+    predict_x0,
+    velocity,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,8 +5,14 @@ import torch
 
 from diffusion_lite import zoo
 from diffusion_lite.data import digits
-from diffusion_lite.samplers import (ddim_invert, ddim_inversion_step, ddim_sample, ddim_step,
-                                     guided_eps, slerp)
+from diffusion_lite.samplers import (
+    ddim_inversion_step,
+    ddim_invert,
+    ddim_sample,
+    ddim_step,
+    guided_eps,
+    slerp,
+)
 from diffusion_lite.schedules import NoiseSchedule
 from diffusion_lite.unet import UNet, UNetConfig
 

@@ -2,7 +2,9 @@
 
 import gzip
 import hashlib
+import io
 import struct
+import urllib.error
 
 import numpy as np
 import pytest
@@ -42,21 +44,55 @@ def test_idx_files_parse(tiny_mnist):
     assert torch.allclose((x[:, 0] + 1) * 127.5, torch.from_numpy(images).float(), atol=1e-3)
 
 
-def test_a_bad_checksum_is_rejected(tiny_mnist):
+class _Server:
+    """Stands in for urllib.request.urlopen: serves ``files`` by name, or raises ``error``."""
+
+    def __init__(self, files=None, error=None):
+        self.files, self.error, self.requests = files or {}, error, []
+
+    def __call__(self, url, timeout=None):
+        self.requests.append((url, timeout))
+        if self.error is not None:
+            raise self.error
+        return io.BytesIO(self.files[url.rsplit("/", 1)[1]])
+
+
+def test_a_damaged_cached_file_is_downloaded_again(tiny_mnist, monkeypatch):
     root, _, _ = tiny_mnist
     path = root / "tiny" / "t10k-images-idx3-ubyte.gz"
-    path.write_bytes(path.read_bytes() + b"tampered")
-    with pytest.raises(ValueError, match="checksum mismatch"):
+    good = path.read_bytes()
+    path.write_bytes(good + b"tampered")
+    server = _Server({path.name: good})
+    monkeypatch.setattr(datasets_online.urllib.request, "urlopen", server)
+    datasets_online.load("tiny", "test", root=root)
+    assert path.read_bytes() == good and len(server.requests) == 1
+    assert server.requests[0][1] == datasets_online.TIMEOUT_S
+
+
+def test_a_bad_download_never_takes_the_final_name(tiny_mnist, monkeypatch):
+    root, _, _ = tiny_mnist
+    path = root / "tiny" / "t10k-images-idx3-ubyte.gz"
+    path.unlink()
+    monkeypatch.setattr(datasets_online.urllib.request, "urlopen",
+                        _Server({path.name: b"not the published file"}))
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte.gz: checksum mismatch"):
         datasets_online.load("tiny", "test", root=root)
+    assert not path.exists() and not list(path.parent.glob("*.part"))
 
 
-def test_offline_download_points_to_digits(tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network unreachable")
-    monkeypatch.setattr(datasets_online.urllib.request, "urlretrieve", refuse)
-    with pytest.raises(RuntimeError, match=r"offline.*digits\(\)"):
+@pytest.mark.parametrize("error,expected", [
+    (urllib.error.HTTPError("u", 404, "Not Found", None, None), r"answered 404 Not Found.*not where"),
+    (TimeoutError("timed out"), r"did not answer within 60 s"),
+    (urllib.error.URLError("network unreachable"), r"offline.*digits\(\)")])
+def test_download_failures_say_what_happened(tmp_path, monkeypatch, error, expected):
+    monkeypatch.setattr(datasets_online.urllib.request, "urlopen", _Server(error=error))
+    with pytest.raises(RuntimeError, match=expected):
         datasets_online.load("mnist", "train", root=tmp_path)
     assert not list((tmp_path / "mnist").glob("*"))     # no partial file is left behind
+
+
+def test_every_source_is_https():
+    assert all(url.startswith("https://") for url, _ in datasets_online.SOURCES.values())
 
 
 def test_read_idx_rejects_garbage():
@@ -70,6 +106,7 @@ def test_shipped_classifier_is_accurate():
     assert accuracy >= 0.97
 
 
+@pytest.mark.slow
 def test_classifier_recipe_reproduces_the_accuracy():
     model = image_metrics.train_digits_classifier()
     x, y = digits("test")
@@ -109,13 +146,16 @@ def test_precision_recall_and_histograms():
     assert image_metrics.total_variation(p, torch.tensor([0.0, 0.0, 1.0])) == 1.0
 
 
-def test_fd_floor_is_the_median_of_disjoint_subsets():
+def test_fd_floor_measures_the_distance_between_distributions():
+    """Real data from the test set's distribution scores a small floor; shifting the reference
+    by c adds about |c|² (the mean term of FD), and widening it adds the covariance term."""
     g = torch.Generator().manual_seed(0)
     reference, test = torch.randn(500, 4, generator=g), torch.randn(100, 4, generator=g)
     floor = image_metrics.fd_floor(reference, test)
-    order = torch.randperm(500, generator=torch.Generator().manual_seed(0))
-    each = sorted(image_metrics.frechet_distance(reference[order[i * 100:(i + 1) * 100]], test)
-                  for i in range(5))
-    assert floor == pytest.approx(each[2])
+    shift = torch.full((4,), 5.0)                                  # |c|² = 100
+    assert floor < 1.0
+    assert abs(image_metrics.fd_floor(reference + shift, test) - floor - 100) < 10
+    # widening by 2: Tr(S + 4S - 2·2S) = Tr(S) ≈ 4 more
+    assert abs(image_metrics.fd_floor(2 * reference, test) - floor - 4) < 2
     with pytest.raises(ValueError, match="reference_features"):
         image_metrics.fd_floor(reference[:400], test)

@@ -38,7 +38,10 @@ def test_perfect_oracle_gives_zero_loss(loss, target):
 
 def test_zero_model_has_unit_epsilon_loss():
     x0 = torch.randn(20_000, 2)
-    zero = lambda x_t, t, cond=None: torch.zeros_like(x_t)
+
+    def zero(x_t, t, cond=None):
+        return torch.zeros_like(x_t)
+
     value = epsilon_loss(zero, schedule, x0, generator=torch.Generator().manual_seed(0))
     assert abs(value.item() - 1.0) < 0.03
 

@@ -35,11 +35,15 @@ PLANNED = ["01_forward_process", "02_training_objective", "03_ddpm_sampling", "0
 
 
 def test_chapters_follow_the_plan():
+    """The chapters are the plan's, in its order, without gaps, and the toc lists each."""
     stems = [p.stem for p in CHAPTERS]
-    assert len(stems) >= 3
-    assert all(stem in PLANNED for stem in stems), f"unplanned chapter names: {stems}"
-    assert stems == sorted(stems, key=PLANNED.index)
-    assert stems[:3] == PLANNED[:3]                     # the foundations are always there
+    assert stems == PLANNED[:len(stems)], f"expected the plan's chapters in order, got {stems}"
+    assert len(stems) >= 11
+
+
+@pytest.mark.xfail(strict=True, reason="chapters 12 and 13 are not written yet")
+def test_every_planned_chapter_exists():
+    assert [p.stem for p in CHAPTERS] == PLANNED
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)

@@ -3,9 +3,13 @@
 import pytest
 import torch
 
-from diffusion_lite.samplers import (ddim_sample, ddim_step, ddim_timesteps, ddpm_sample,
-                                     ddpm_step)
-from diffusion_lite.schedules import NoiseSchedule, linear_betas, posterior_mean_variance, predict_x0
+from diffusion_lite.samplers import ddim_sample, ddim_step, ddim_timesteps, ddpm_sample, ddpm_step
+from diffusion_lite.schedules import (
+    NoiseSchedule,
+    linear_betas,
+    posterior_mean_variance,
+    predict_x0,
+)
 from diffusion_lite.unet import MLPDenoiser
 
 schedule = NoiseSchedule.linear(1000)

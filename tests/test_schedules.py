@@ -7,9 +7,18 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diffusion_lite.schedules import (NoiseSchedule, add_noise, cosine_betas, eps_from_velocity,
-                                      linear_betas, posterior_mean_variance, predict_eps,
-                                      predict_x0, sigmoid_betas, velocity)
+from diffusion_lite.schedules import (
+    NoiseSchedule,
+    add_noise,
+    cosine_betas,
+    eps_from_velocity,
+    linear_betas,
+    posterior_mean_variance,
+    predict_eps,
+    predict_x0,
+    sigmoid_betas,
+    velocity,
+)
 
 schedules = st.one_of(
     st.builds(NoiseSchedule.linear, st.integers(2, 2000),

@@ -9,8 +9,12 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from diffusion_lite.student import (strip_solutions, strip_written_answers, student_notebook,
-                                    write_student_copies)
+from diffusion_lite.student import (
+    strip_solutions,
+    strip_written_answers,
+    student_notebook,
+    write_student_copies,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -61,6 +65,7 @@ def test_write_student_copies_never_overwrites_silently(tmp_path):
     assert (tmp_path / CHAPTERS[0].name).read_text() == "a student's work"
 
 
+@pytest.mark.slow
 def test_student_copy_runs_up_to_its_first_exercise(tmp_path):
     """Execute chapter 1's student copy: the first error must be the first exercise's
     NotImplementedError, so every cell before it ran."""

@@ -20,7 +20,8 @@ def test_vae_shapes_and_errors():
     assert vae.decode(mean).shape == x.shape
     reconstruction, _, _ = vae(x, generator=torch.Generator().manual_seed(0))
     assert reconstruction.shape == x.shape
-    assert latent_scale(vae, x) > 0
+    scale = latent_scale(vae, x)
+    assert abs((vae.encode(x)[0] * scale).std().item() - 1) < 1e-4      # unit std, pooled
     with pytest.raises(ValueError, match="x: expected images"):
         vae.encode(torch.zeros(2, 1, 16, 16))
     with pytest.raises(ValueError, match="z: expected latents"):

@@ -64,6 +64,7 @@ def test_shipped_checkpoint_is_small_and_meets_its_bar(name):
     assert fd <= zoo.RECIPES[name].fd_bar * floor, f"{name}: FD {fd:.1f}, floor {floor:.1f}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED_SHAPES)
 def test_shipped_text_to_image_model_draws_what_it_is_asked(name):
     """Four samples per seen combination (DDIM-50, guidance 3): the shapes checker must read at
@@ -119,6 +120,7 @@ def test_shipped_vae_reconstructs_what_the_checker_reads(name):
     assert (reconstructions - images).pow(2).mean() < 0.01
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED_SHAPE_IMAGES + SHIPPED_LATENT)
 def test_shipped_shapes_model_meets_its_bar(name):
     """500 DDIM-50 samples (latent ones decoded): FD to fresh shapes within fd_bar × the floor
@@ -154,9 +156,8 @@ def test_v_prediction_recipes_load_as_epsilon_networks(monkeypatch, tmp_path):
     assert isinstance(text_v, EpsilonFromV) and isinstance(text_v.net, zoo.TextConditionedUNet)
     with pytest.raises(ValueError, match="recipe.prediction: expected one of"):
         zoo.build(dataclasses.replace(recipe, prediction="x0"))
-    monkeypatch.setattr(zoo, "HERE", tmp_path)
-    zoo.save("shapes_unet", model)
-    loaded, _ = zoo.load("shapes_unet")
+    target = zoo.save("shapes_unet", model, to=tmp_path / "shapes_unet.pt")
+    loaded, _ = zoo.load("shapes_unet", file=target)
     x, t = torch.randn(2, 3, 16, 16), torch.tensor([10, 900])
     with torch.no_grad():
         assert torch.allclose(loaded(x, t), model.eval()(x, t), atol=1e-2)

@@ -1,9 +1,10 @@
 """The model zoo: small pretrained checkpoints shipped inside the package, each with the exact
 recipe that made it. Later chapters load these instead of retraining (chapter 5 trains its own).
 
-    model, schedule = zoo.load("digits_unet")            # offline, weights_only=True
+    model, schedule = zoo.load("digits_unet")            # offline, weights_only=True, SHA-256 checked
     vae = zoo.load_vae("shapes_vae")                     # the autoencoder of chapter 9
-    python -m diffusion_lite.zoo train digits_unet       # reproduce it (minutes on a CPU)
+    python -m diffusion_lite.zoo train digits_unet       # reproduce it into zoo/digits_unet.pt here
+    zoo.load("digits_unet", file="zoo/digits_unet.pt")   # ... and use the reproduction
     python -m diffusion_lite.zoo classifier digits       # reproduce an FD classifier (seconds)
     python -m diffusion_lite.zoo list
 """
@@ -12,18 +13,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from .. import checkpoints
 from .._validate import check_choice
 from ..data import digits
-from ..shapes import all_combinations, seen_combinations, shapes
-from ..text import TextConditionedUNet, TextEncoder, shapes_tokenizer
-from ..image_metrics import CLASSIFIER_PATH, SHAPES_CLASSIFIER_PATH, train_digits_classifier, train_shapes_classifier
+from ..image_metrics import train_digits_classifier, train_shapes_classifier
 from ..losses import epsilon_loss, v_loss, vae_loss
 from ..schedules import NoiseSchedule
+from ..shapes import all_combinations, seen_combinations, shapes
+from ..text import TextConditionedUNet, TextEncoder, shapes_tokenizer
 from ..train import EMA, seed_everything, train
 from ..unet import EpsilonFromV, UNet, UNetConfig
 from ..vae import VAE, VAEConfig, latent_scale
@@ -238,42 +241,98 @@ def train_recipe(name: str, *, progress: bool = True) -> torch.nn.Module:
     return ema.model
 
 
-def save(name: str, model: torch.nn.Module, *, to: Path | None = None, overwrite: bool = False) -> Path:
-    """Write the weights (float16, to stay small) and the recipe. Refuses to overwrite."""
-    target = Path(to) if to is not None else path(name)
+def save(name: str, model: torch.nn.Module, *, to: Path | None = None,
+         overwrite: bool = False) -> Path:
+    """Write the weights (float16, to stay small) with the full recipe, the package and torch
+    versions and the date, atomically. By default to ``zoo/NAME.pt`` under the current folder,
+    never into the installed package; refuses to replace a file unless ``overwrite``."""
+    _recipe(name)
+    target = Path(to) if to is not None else Path("zoo") / f"{name}.pt"
     if target.exists() and not overwrite:
         raise FileExistsError(f"to: {target} exists; pass overwrite=True (--overwrite) to replace it")
+    from .. import __version__
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    recipe = dataclasses.asdict(_recipe(name))
-    torch.save({"state_dict": state, "recipe": recipe}, target)
-    return target
+    return checkpoints.atomic_save({"state_dict": state, "recipe": _plain(_recipe(name)),
+                                    "package_version": __version__,
+                                    "torch_version": str(torch.__version__),
+                                    "date": datetime.date.today().isoformat()}, target)
 
 
-def load(name: str, *, device=None) -> tuple[torch.nn.Module, NoiseSchedule]:
-    """The shipped model ``name`` (in eval mode) and its noise schedule; no download, and
-    ``weights_only=True`` so that no code runs from the file."""
+def load(name: str, *, device=None, file: Path | str | None = None
+         ) -> tuple[torch.nn.Module, NoiseSchedule]:
+    """The model ``name`` (in eval mode) and its noise schedule: the shipped checkpoint, checked
+    against its SHA-256, or ``file``, one written by ``save`` (for example by
+    ``python -m diffusion_lite.zoo train NAME``). No download, and ``weights_only=True``, so no
+    code runs from the file. The file's recipe must be the code's (``RECIPES[name]``)."""
     recipe = _recipe(name)
     if isinstance(recipe, VAERecipe):
         raise ValueError(f"name: {name!r} is an autoencoder; load it with zoo.load_vae")
-    model = _load_weights(name, build(recipe), device)
+    model = _load_weights(name, build(recipe), device, file)
     return model, NoiseSchedule.from_name(recipe.schedule, recipe.num_steps)
 
 
-def load_vae(name: str, *, device=None) -> VAE:
-    """The shipped autoencoder ``name`` (in eval mode), loaded like ``load``'s models."""
+def load_vae(name: str, *, device=None, file: Path | str | None = None) -> VAE:
+    """The autoencoder ``name`` (in eval mode), loaded like ``load``'s models."""
     recipe = _recipe(name)
     if not isinstance(recipe, VAERecipe):
         raise ValueError(f"name: expected one of {sorted(VAE_RECIPES)}, got {name!r}")
-    return _load_weights(name, build(recipe), device)
+    return _load_weights(name, build(recipe), device, file)
 
 
-def _load_weights(name: str, model: torch.nn.Module, device) -> torch.nn.Module:
-    if not path(name).exists():
-        raise FileNotFoundError(f"name: no checkpoint for {name!r} at {path(name)}; "
-                                f"train it with `python -m diffusion_lite.zoo train {name}`")
-    checkpoint = torch.load(path(name), map_location="cpu", weights_only=True)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                           for k, v in checkpoint["state_dict"].items()})
+def _plain(recipe) -> dict:
+    """A recipe as plain values (tuples as lists), as stored and compared."""
+    def plain(value):
+        if isinstance(value, (tuple, list)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+    return plain(dataclasses.asdict(recipe))
+
+
+def _recipe_differences(stored: dict, code: dict, prefix: str = "") -> list[str]:
+    differences = []
+    for key in sorted(set(stored) | set(code)):
+        a, b = stored.get(key, "<missing>"), code.get(key, "<missing>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            differences += _recipe_differences(a, b, f"{prefix}{key}.")
+        elif _plain_value(a) != _plain_value(b):
+            differences.append(f"{prefix}{key}: file {a!r}, code {b!r}")
+    return differences
+
+
+def _plain_value(value):
+    return [_plain_value(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _load_weights(name: str, model: torch.nn.Module, device, file) -> torch.nn.Module:
+    shipped = file is None
+    target = path(name) if shipped else Path(file)
+    retrain = (f"retrain it with `python -m diffusion_lite.zoo train {name}` and load that file "
+               f"with zoo.load({name!r}, file=...)")
+    fix = f"reinstall diffusion_lite, or {retrain}" if shipped else retrain
+    if shipped and not target.exists():
+        raise FileNotFoundError(f"name: no checkpoint for {name!r} at {target}; {retrain}")
+    expected = checkpoints.read_manifest(HERE).get(target.name) if shipped else None
+    if shipped and expected is None:
+        raise checkpoints.CheckpointError(f"{target}: not listed in {HERE / checkpoints.MANIFEST_NAME}; {fix}")
+    checkpoint = checkpoints.read(target, fix=fix, expected_sha256=expected)
+    if not (isinstance(checkpoint, dict) and {"state_dict", "recipe"} <= set(checkpoint)):
+        kind = f"a dict with keys {sorted(checkpoint)[:5]}" if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise checkpoints.CheckpointError(
+            f"{target}: expected a zoo checkpoint (a dict with 'state_dict' and 'recipe', written by "
+            f"zoo.save), got {kind}; {fix}")
+    differences = _recipe_differences(checkpoint["recipe"], _plain(_recipe(name)))
+    if differences:
+        raise checkpoints.CheckpointError(
+            f"{target}: its recipe differs from zoo.RECIPES[{name!r}] in "
+            + "; ".join(differences) + f"; {retrain}")
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                               for k, v in checkpoint["state_dict"].items()})
+    except RuntimeError as error:
+        raise checkpoints.CheckpointError(f"{target}: its weights do not fit the network of the "
+                                          f"recipe ({str(error).splitlines()[0]}); {fix}") from None
     return model.eval().requires_grad_(False).to(device or "cpu")
 
 
@@ -283,20 +342,25 @@ def main(argv=None) -> None:
     sub.add_parser("list", help="list the recipes and whether a checkpoint ships")
     trainer = sub.add_parser("train", help="reproduce a checkpoint from its recipe")
     trainer.add_argument("name", choices=sorted(RECIPES) + sorted(VAE_RECIPES))
-    trainer.add_argument("--to", type=Path, help="where to write (default: the package's copy)")
+    trainer.add_argument("--to", type=Path, help="where to write (default: zoo/NAME.pt here)")
     trainer.add_argument("--overwrite", action="store_true")
     classifier = sub.add_parser("classifier", help="reproduce a classifier used by FD")
     classifier.add_argument("which", choices=["digits", "shapes"])
-    classifier.add_argument("--to", type=Path, help="where to write (default: the package's copy)")
+    classifier.add_argument("--to", type=Path,
+                            help="where to write (default: zoo/WHICH_classifier.pt here)")
     classifier.add_argument("--overwrite", action="store_true")
+    sub.add_parser("manifest", help=f"rewrite {checkpoints.MANIFEST_NAME} for the shipped files "
+                                    "(after replacing one of them on purpose)")
     args = parser.parse_args(argv)
+    if args.command == "manifest":
+        print(f"wrote {checkpoints.write_manifest(HERE, [f.name for f in HERE.glob('*.pt')])}")
+        return
     if args.command == "classifier":
-        to = args.to or (CLASSIFIER_PATH if args.which == "digits" else SHAPES_CLASSIFIER_PATH)
+        to = args.to or Path("zoo") / f"{args.which}_classifier.pt"
         if to.exists() and not args.overwrite:
             raise SystemExit(f"{to} exists; pass --overwrite to replace it")
         trainer = train_digits_classifier if args.which == "digits" else train_shapes_classifier
-        torch.save(trainer().state_dict(), to)
-        print(f"wrote {to}")
+        print(f"wrote {checkpoints.atomic_save(trainer().state_dict(), to)}")
         return
     if args.command == "list":
         for name, recipe in {**RECIPES, **VAE_RECIPES}.items():
@@ -304,7 +368,9 @@ def main(argv=None) -> None:
             print(f"{name:20s} {status:12s} {recipe}")
         return
     model = train_recipe(args.name)
-    print(f"wrote {save(args.name, model, to=args.to, overwrite=args.overwrite)}")
+    target = save(args.name, model, to=args.to, overwrite=args.overwrite)
+    loader = "load_vae" if args.name in VAE_RECIPES else "load"
+    print(f"wrote {target}; use it with diffusion_lite.zoo.{loader}({args.name!r}, file={str(target)!r})")
 
 
 if __name__ == "__main__":
