@@ -36,13 +36,13 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests
 
 # nbval runs on copies of the chapters that carry the reference outputs of the cells marked
-# NBVAL_CHECK_OUTPUT (tests/nbval_references.json); the stored chapters have no outputs.
+# NBVAL_CHECK_OUTPUT (tools/nbval_references.json); the stored chapters have no outputs.
 nbval: $(STAMP)
 	rm -rf _build/nbval
-	$(BIN)/python tests/nbval_references.py inject _build/nbval $(CHAPTERS)
-	PYTHONPATH=tests $(BIN)/python -m pytest -p no:randomly -p nbval_output_timeout \
+	$(BIN)/python tools/nbval_references.py inject _build/nbval $(CHAPTERS)
+	PYTHONPATH=tools $(BIN)/python -m pytest -p no:randomly -p nbval_output_timeout \
 	    --nbval-lax --nbval-current-env \
-	    --nbval-sanitize-with tests/nbval_sanitize.cfg _build/nbval
+	    --nbval-sanitize-with tools/nbval_sanitize.cfg _build/nbval
 
 # The book built with execution off: broken references, citations or TOC entries fail.
 book-check: $(STAMP)

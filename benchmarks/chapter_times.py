@@ -6,7 +6,7 @@
 
 The notebooks themselves are never written; ``--save-executed DIR`` writes executed copies
 (with their outputs) to DIR, refusing to replace existing files. ``--refresh`` records the outputs of cells marked
-``# NBVAL_CHECK_OUTPUT`` in ``tests/nbval_references.json``, the references nbval compares against.
+``# NBVAL_CHECK_OUTPUT`` in ``tools/nbval_references.json``, the references nbval compares against.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import nbformat
 import torch
 from nbclient import NotebookClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import nbval_references
 
 

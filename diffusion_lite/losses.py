@@ -91,3 +91,20 @@ def flow_matching_loss(model, x0: torch.Tensor, *, t=None, noise=None, cond=None
     tt = t.reshape(-1, *([1] * (x0.ndim - 1))).to(x0)
     x_t = (1 - tt) * x0 + tt * noise
     return _reduce(model(x_t, t, cond=cond), noise - x0, reduction)
+
+
+# ----------------------------------------------------------------------------- condition dropout
+
+
+def drop_labels(labels: torch.Tensor, p: float, null_class: int,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Replace each label by ``null_class`` with probability ``p``, so that one network learns
+    the conditional and the unconditional prediction (Ho & Salimans 2021). Chapter 7."""
+    drop = torch.rand(labels.shape, generator=generator) < p
+    return torch.where(drop.to(labels.device), torch.full_like(labels, null_class), labels)
+
+
+def drop_prompts(ids: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Replace each prompt by the empty prompt (all padding) with probability ``p``. Chapter 8."""
+    drop = torch.rand(len(ids), generator=generator) < p
+    return torch.where(drop.to(ids.device)[:, None], torch.zeros_like(ids), ids)

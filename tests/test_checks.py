@@ -333,7 +333,7 @@ def test_slerp_mistakes_are_named(wrong, hint):
 
 
 def test_chapter_7_reference_solutions_pass(capsys):
-    from diffusion_lite.zoo import drop_labels
+    from diffusion_lite.losses import drop_labels
     checks.check_guided_eps(lambda c, u, w: u + w * (c - u))
     checks.check_drop_labels(drop_labels)
     assert capsys.readouterr().out.count("✅") == 2

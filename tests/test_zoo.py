@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from diffusion_lite import image_metrics, zoo
+from diffusion_lite import image_metrics, losses, zoo
 from diffusion_lite.data import digits
 from diffusion_lite.samplers import ddim_sample
 from diffusion_lite.shapes import shapes
@@ -42,7 +42,7 @@ def test_save_refuses_to_overwrite(tmp_path):
 
 def test_label_dropout():
     labels = torch.arange(10).repeat(1000)
-    dropped = zoo.drop_labels(labels, 0.1, 10, torch.Generator().manual_seed(0))
+    dropped = losses.drop_labels(labels, 0.1, 10, torch.Generator().manual_seed(0))
     share = (dropped == 10).float().mean().item()
     assert abs(share - 0.1) < 0.01
     kept = dropped != 10
@@ -93,7 +93,7 @@ def test_shapes_recipe_trains_on_seen_combinations_only():
     assert images.shape == (500, 3, 16, 16)
     combos = {parse_caption(c) for c in shapes_tokenizer().decode(ids)}
     assert combos and not combos & set(HELD_OUT)
-    dropped = zoo.drop_prompts(ids, 1.0)
+    dropped = losses.drop_prompts(ids, 1.0)
     assert (dropped == 0).all()
 
 
@@ -156,6 +156,8 @@ def test_v_prediction_recipes_load_as_epsilon_networks(monkeypatch, tmp_path):
     assert isinstance(text_v, EpsilonFromV) and isinstance(text_v.net, zoo.TextConditionedUNet)
     with pytest.raises(ValueError, match="recipe.prediction: expected one of"):
         zoo.build(dataclasses.replace(recipe, prediction="x0"))
+    with pytest.raises(ValueError, match="recipe.data: expected one of .* got 'digit'"):
+        zoo.build(dataclasses.replace(recipe, data="digit"))       # a typo no longer trains on digits
     target = zoo.save("shapes_unet", model, to=tmp_path / "shapes_unet.pt")
     loaded, _ = zoo.load("shapes_unet", file=target)
     x, t = torch.randn(2, 3, 16, 16), torch.tensor([10, 900])

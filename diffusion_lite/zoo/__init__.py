@@ -23,7 +23,7 @@ from .. import checkpoints
 from .._validate import check_choice
 from ..data import digits
 from ..image_metrics import train_digits_classifier, train_shapes_classifier
-from ..losses import epsilon_loss, v_loss, vae_loss
+from ..losses import drop_labels, drop_prompts, epsilon_loss, v_loss, vae_loss
 from ..schedules import NoiseSchedule
 from ..shapes import all_combinations, seen_combinations, shapes
 from ..text import TextConditionedUNet, TextEncoder, shapes_tokenizer
@@ -32,6 +32,9 @@ from ..unet import EpsilonFromV, UNet, UNetConfig
 from ..vae import VAE, VAEConfig, latent_scale
 
 HERE = Path(__file__).parent
+
+
+DATA_KINDS = {"digits", "shapes", "shapes_images", "shapes_latents"}
 
 
 @dataclass(frozen=True)
@@ -148,19 +151,13 @@ def shapes_images(n: int, seed: int, size: int = 16) -> torch.Tensor:
     return images
 
 
-def drop_labels(labels: torch.Tensor, p: float, null_class: int,
-                generator: torch.Generator | None = None) -> torch.Tensor:
-    """Replace each label by ``null_class`` with probability ``p`` (Ho & Salimans 2021)."""
-    drop = torch.rand(labels.shape, generator=generator) < p
-    return torch.where(drop.to(labels.device), torch.full_like(labels, null_class), labels)
-
-
 def build(recipe) -> torch.nn.Module:
     """The untrained network of a recipe: a ``VAE``, a ``UNet``, or for captioned shapes a
     ``TextConditionedUNet``; wrapped in ``EpsilonFromV`` when the recipe predicts v."""
     if isinstance(recipe, VAERecipe):
         return VAE(recipe.config)
     check_choice("recipe.prediction", recipe.prediction, {"eps", "v"})
+    check_choice("recipe.data", recipe.data, DATA_KINDS)
     model = UNet(recipe.config)
     if recipe.data == "shapes":
         encoder = TextEncoder(len(shapes_tokenizer()), dim=recipe.text_dim,
@@ -190,12 +187,6 @@ def latent_training_set(recipe: Recipe) -> tuple[torch.Tensor, float]:
     with torch.no_grad():
         latents = torch.cat([vae.encode(chunk)[0] for chunk in images.split(2000)])
     return latents * scale, scale
-
-
-def drop_prompts(ids: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Replace each prompt by the empty prompt (all padding) with probability ``p``."""
-    drop = torch.rand(len(ids), generator=generator) < p
-    return torch.where(drop.to(ids.device)[:, None], torch.zeros_like(ids), ids)
 
 
 def train_recipe(name: str, *, progress: bool = True) -> torch.nn.Module:

@@ -5,7 +5,7 @@ cell has one. So the exact, device-independent outputs of cells marked ``# NBVAL
 live in ``nbval_references.json`` (keyed by notebook and by a hash of the cell's source), and
 ``make nbval`` runs nbval on copies of the chapters with those outputs put back in:
 
-    python tests/nbval_references.py inject _build/nbval notebooks/0*.ipynb
+    python tools/nbval_references.py inject _build/nbval notebooks/0*.ipynb
 
 ``make execute`` refreshes the references (``benchmarks/chapter_times.py --refresh``).
 """
