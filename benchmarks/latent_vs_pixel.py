@@ -16,9 +16,10 @@ from timing import median_seconds
 
 from diffusion_lite import zoo
 from diffusion_lite.losses import v_loss
+from diffusion_lite.runtime import pick_device
 from diffusion_lite.samplers import ddim_sample
 from diffusion_lite.schedules import NoiseSchedule
-from diffusion_lite.train import pick_device, train
+from diffusion_lite.train import train
 from diffusion_lite.unet import UNet
 
 

@@ -12,11 +12,11 @@ import argparse
 import torch
 from timing import median_seconds
 
-from diffusion_lite import image_metrics, zoo
+from diffusion_lite import features, metrics, zoo
 from diffusion_lite.data import digits
 from diffusion_lite.losses import epsilon_loss
+from diffusion_lite.runtime import pick_device
 from diffusion_lite.samplers import ddim_sample, ddpm_sample
-from diffusion_lite.train import pick_device
 from diffusion_lite.unet import UNet
 
 
@@ -55,9 +55,9 @@ def main() -> None:
     cond = test_labels.to(device) if trained.config.num_classes else None
     samples = ddim_sample(trained, schedule, tuple(test_images.shape), num_steps=50, cond=cond,
                           clip_x0=1.0, generator=torch.Generator().manual_seed(0), progress=False)
-    features = image_metrics.digit_features
-    fd = image_metrics.frechet_distance(features(samples), features(test_images))
-    floor = image_metrics.fd_floor(features(images), features(test_images))
+    featurise = features.digit_features
+    fd = metrics.frechet_distance(featurise(samples), featurise(test_images))
+    floor = metrics.fd_floor(featurise(images), featurise(test_images))
 
     params = sum(p.numel() for p in trained.parameters())
     print(f"# {args.model} ({params:,} parameters), {device}, torch {torch.__version__}, "

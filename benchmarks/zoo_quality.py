@@ -12,7 +12,7 @@ import argparse
 
 import torch
 
-from diffusion_lite import image_metrics, zoo
+from diffusion_lite import features, metrics, zoo
 from diffusion_lite.data import digits
 from diffusion_lite.samplers import ddim_sample
 
@@ -22,11 +22,11 @@ def digits_fd(model, schedule, seed: int) -> str:
     train_images, _ = digits("train")
     cond = test_labels if model.config.num_classes else None
     samples = ddim_sample(model, schedule, tuple(test_images.shape), num_steps=50, cond=cond,
-                          clip_x0=1.0, generator=torch.Generator().manual_seed(seed),
+                          generator=torch.Generator().manual_seed(seed),
                           progress=False)
-    features = image_metrics.digit_features
-    fd = image_metrics.frechet_distance(features(samples), features(test_images))
-    floor = image_metrics.fd_floor(features(train_images), features(test_images))
+    featurise = features.digit_features
+    fd = metrics.frechet_distance(featurise(samples), featurise(test_images))
+    floor = metrics.fd_floor(featurise(train_images), featurise(test_images))
     return f"FD {fd:7.1f}  floor {floor:6.1f}  ratio {fd / floor:5.2f}"
 
 
@@ -34,16 +34,15 @@ def shapes_fd(name: str, model, schedule, seed: int) -> str:
     recipe = zoo.RECIPES[name]
     shape = (500, recipe.config.in_channels, recipe.config.image_size, recipe.config.image_size)
     latent = recipe.data == "shapes_latents"
-    samples = ddim_sample(model, schedule, shape, num_steps=50, clip_x0=None if latent else 1.0,
+    samples = ddim_sample(model, schedule, shape, num_steps=50,
                           generator=torch.Generator().manual_seed(seed), progress=False)
     if latent:
-        _, scale = zoo.latent_training_set(recipe)
         with torch.no_grad():
-            samples = zoo.load_vae(recipe.autoencoder).decode(samples / scale).clamp(-1, 1)
-    features = image_metrics.shape_features
-    test = features(zoo.shapes_images(500, seed=102))
-    fd = image_metrics.frechet_distance(features(samples), test)
-    floor = image_metrics.fd_floor(features(zoo.shapes_images(2500, seed=103)), test)
+            samples = zoo.load_vae(recipe.autoencoder).decode(samples / model.latent_scale).clamp(-1, 1)
+    featurise = features.shape_features
+    test = featurise(zoo.shapes_images(500, seed=102))
+    fd = metrics.frechet_distance(featurise(samples), test)
+    floor = metrics.fd_floor(featurise(zoo.shapes_images(2500, seed=103)), test)
     return f"FD {fd:7.1f}  floor {floor:6.1f}  ratio {fd / floor:5.2f}"
 
 
@@ -55,7 +54,7 @@ def text_accuracy(model, schedule, seed: int) -> str:
     ids = shapes_tokenizer().encode(captions_of(wanted))
     size = model.config.image_size
     samples = ddim_sample(model, schedule, (len(ids), 3, size, size), num_steps=50, cond=ids,
-                          guidance_scale=3.0, clip_x0=1.0,
+                          guidance_scale=3.0,
                           generator=torch.Generator().manual_seed(seed), progress=False)
     accuracy = (describe(samples) == wanted).all(dim=1).float().mean().item()
     return f"prompt accuracy {accuracy:.3f} ({len(ids)} samples, guidance 3)"

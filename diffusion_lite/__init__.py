@@ -2,19 +2,22 @@
 
 Modules, in the order the book teaches them: ``schedules`` (forward process), ``losses``
 (training objectives), ``samplers`` (reverse process), ``unet`` (denoisers), ``data``,
-``metrics`` and ``image_metrics``, ``train``, ``plotting``, ``checks`` (exercise checkers),
-``zoo`` (pretrained models) and ``checkpoints`` (weight files written and read safely),
-``shapes`` and ``text`` (text-to-image in miniature).
+``metrics`` (every distance and its floor) and ``features`` (the feature networks the image
+metrics read), ``train``, ``runtime`` (device choice and seeding), ``plotting``, ``checks``
+(exercise checkers, one module per chapter or topic), ``zoo`` (pretrained models) and
+``checkpoints`` (weight files written and read safely), ``shapes`` and ``text`` (text-to-image
+in miniature).
 """
 
 from . import (
     checkpoints,
     checks,
     data,
-    image_metrics,
+    features,
     losses,
     metrics,
     plotting,
+    runtime,
     samplers,
     schedules,
     shapes,
@@ -23,10 +26,10 @@ from . import (
     unet,
     zoo,
 )
+from .runtime import pick_device, seed_everything
 from .schedules import NoiseSchedule
-from .train import pick_device, seed_everything
 
-__all__ = ["checkpoints", "checks", "data", "image_metrics", "losses", "metrics", "plotting",
-           "samplers", "schedules", "shapes", "text", "train", "unet", "zoo", "NoiseSchedule",
-           "pick_device", "seed_everything"]
+__all__ = ["checkpoints", "checks", "data", "features", "losses", "metrics", "plotting",
+           "runtime", "samplers", "schedules", "shapes", "text", "train", "unet", "zoo",
+           "NoiseSchedule", "pick_device", "seed_everything"]
 __version__ = "0.1.0"

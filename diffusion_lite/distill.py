@@ -11,23 +11,24 @@ from __future__ import annotations
 
 import torch
 
+from ._random import randn_like
 from .samplers import ddim_step, ddim_timesteps
 from .schedules import NoiseSchedule, add_noise, batch_timesteps, extract, predict_x0
 
 
-def two_step_target(schedule: NoiseSchedule, x_t: torch.Tensor, t, t_next,
-                    x_next_teacher: torch.Tensor) -> torch.Tensor:
-    """The x0 such that one DDIM step (eta = 0) from (x_t, t) to ``t_next`` gives
-    ``x_next_teacher`` (Salimans & Ho 2022, Algorithm 2):
-    x0 = (x_next - (s_next / s_t) x_t) / (a_next - (s_next / s_t) a_t), a = sqrt(ᾱ), s = sqrt(1 - ᾱ)."""
+def two_step_target(schedule: NoiseSchedule, x_t: torch.Tensor, t, t_prev,
+                    x_prev_teacher: torch.Tensor) -> torch.Tensor:
+    """The x0 such that one DDIM step (eta = 0) from (x_t, t) to ``t_prev`` gives
+    ``x_prev_teacher`` (Salimans & Ho 2022, Algorithm 2):
+    x0 = (x_prev - (s_prev / s_t) x_t) / (a_prev - (s_prev / s_t) a_t), a = sqrt(ᾱ), s = sqrt(1 - ᾱ)."""
     batch = x_t.shape[0]
     t = batch_timesteps(t, batch, x_t.device)
-    t_next = batch_timesteps(t_next, batch, x_t.device)
+    t_prev = batch_timesteps(t_prev, batch, x_t.device)
     alpha_bars, one_minus = schedule.alpha_bars.double(), schedule.one_minus_alpha_bars.double()
-    a_t, a_next = extract(alpha_bars, t, x_t).sqrt(), extract(alpha_bars, t_next, x_t).sqrt()
-    s_t, s_next = extract(one_minus, t, x_t).sqrt(), extract(one_minus, t_next, x_t).sqrt()
-    ratio = s_next / s_t
-    return (x_next_teacher - ratio * x_t) / (a_next - ratio * a_t)
+    a_t, a_prev = extract(alpha_bars, t, x_t).sqrt(), extract(alpha_bars, t_prev, x_t).sqrt()
+    s_t, s_prev = extract(one_minus, t, x_t).sqrt(), extract(one_minus, t_prev, x_t).sqrt()
+    ratio = s_prev / s_t
+    return (x_prev_teacher - ratio * x_t) / (a_prev - ratio * a_t)
 
 
 def distillation_loss(student, teacher, schedule: NoiseSchedule, x0: torch.Tensor, *,
@@ -37,16 +38,16 @@ def distillation_loss(student, teacher, schedule: NoiseSchedule, x0: torch.Tenso
     steps). The loss compares x0 estimates, weighted by max(SNR, 1) ("truncated SNR" weighting,
     which for an ε-model keeps the high-noise steps from being ignored)."""
     fine = ddim_timesteps(schedule.num_steps, 2 * student_steps)             # teacher's grid
-    fine_next = torch.cat([fine[1:], torch.tensor([0])])
+    fine_prev = torch.cat([fine[1:], torch.tensor([0])])
     pick = torch.randint(0, student_steps, (x0.shape[0],), generator=generator) * 2
     t, t_mid = fine[pick].to(x0.device), fine[pick + 1].to(x0.device)
-    t_next = fine_next[pick + 1].to(x0.device)
-    noise = torch.randn(x0.shape, generator=generator, device="cpu").to(x0)
+    t_prev = fine_prev[pick + 1].to(x0.device)
+    noise = randn_like(x0, generator)
     x_t = add_noise(schedule, x0, t, noise)
     with torch.no_grad():                                  # the teacher's two deterministic steps
         x_mid = ddim_step(schedule, teacher(x_t, t), x_t, t, t_mid)
-        x_next = ddim_step(schedule, teacher(x_mid, t_mid), x_mid, t_mid, t_next)
-        target = two_step_target(schedule, x_t, t, t_next, x_next)
+        x_prev = ddim_step(schedule, teacher(x_mid, t_mid), x_mid, t_mid, t_prev)
+        target = two_step_target(schedule, x_t, t, t_prev, x_prev)
     x0_student = predict_x0(schedule, x_t, t, student(x_t, t))
     snr = extract(schedule.snr(), t, x_t).clamp(min=1.0)
     return (snr * (x0_student - target).pow(2)).flatten(1).mean(dim=1).mean()

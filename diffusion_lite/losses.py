@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ._random import randn_like
 from ._validate import check_choice, check_tensor
-from .schedules import NoiseSchedule, add_noise, check_timesteps, velocity
+from .schedules import FlowPath, NoiseSchedule, add_noise, check_timesteps, velocity
 
 
 def _noisy_batch(schedule: NoiseSchedule, x0, t, noise, generator):
@@ -17,7 +18,7 @@ def _noisy_batch(schedule: NoiseSchedule, x0, t, noise, generator):
                           device="cpu").to(x0.device)
     check_timesteps(schedule, t, x0.shape[0])
     if noise is None:
-        noise = torch.randn(x0.shape, generator=generator, device="cpu").to(x0)
+        noise = randn_like(x0, generator)
     return add_noise(schedule, x0, t, noise), t, noise
 
 
@@ -77,20 +78,22 @@ def vae_loss(vae, x: torch.Tensor, *, kl_weight: float = 1e-3,
     return rec + kl_weight * kl, {"reconstruction": rec.item(), "kl": kl.item()}
 
 
-def flow_matching_loss(model, x0: torch.Tensor, *, t=None, noise=None, cond=None,
-                       generator: torch.Generator | None = None,
+def flow_matching_loss(model, path: FlowPath, x0: torch.Tensor, *, t=None, noise=None,
+                       cond=None, generator: torch.Generator | None = None,
                        reduction: str = "mean") -> torch.Tensor:
-    """Conditional flow matching on the straight path x_t = (1 - t) x0 + t noise, t in [0, 1]
-    (Lipman et al. 2023; rectified flow, Liu et al. 2023): the network predicts the velocity
-    dx_t/dt = noise - x0. ``model(x_t, t, cond)`` receives t as floats. Chapter 10."""
+    """Conditional flow matching on ``path``, the straight line x_t = (1 - t) x0 + t noise
+    with t uniform in [0, 1] (Lipman et al. 2023; rectified flow, Liu et al. 2023): the network
+    predicts the velocity dx_t/dt = noise - x0. ``model(x_t, t, cond)`` receives t as floats.
+    Chapter 10."""
     check_tensor("x0", x0, min_ndim=1)
+    if not isinstance(path, FlowPath):
+        raise TypeError(f"path: expected a FlowPath, got {type(path).__name__}")
     if t is None:
         t = torch.rand(x0.shape[0], generator=generator, device="cpu").to(x0.device)
     if noise is None:
-        noise = torch.randn(x0.shape, generator=generator, device="cpu").to(x0)
-    tt = t.reshape(-1, *([1] * (x0.ndim - 1))).to(x0)
-    x_t = (1 - tt) * x0 + tt * noise
-    return _reduce(model(x_t, t, cond=cond), noise - x0, reduction)
+        noise = randn_like(x0, generator)
+    x_t = path.interpolate(x0, t, noise)
+    return _reduce(model(x_t, t, cond=cond), path.velocity(x0, noise), reduction)
 
 
 # ----------------------------------------------------------------------------- condition dropout

@@ -1,7 +1,19 @@
 """Samplers: pure step functions and the short loops that call them (chapters 3, 6 and 7).
 
-A step takes the model's noise prediction ``eps`` and returns the next, less noisy state;
-it never calls the model. The loops (``ddpm_sample``, ``ddim_sample``) are ten lines each.
+A step takes the model's noise prediction ``eps_pred`` and returns the next, less noisy state;
+it never calls the model. The loops (``ddpm_sample``, ``ddim_sample``, ``ddim_invert``, and
+``ode_sample`` and ``flow_sample`` in ``solvers``) are a few lines each and share one contract:
+
+    sampler(model, schedule, shape, *, num_steps, x_T=None, cond=None, guidance_scale=None,
+            uncond=None, device=None, generator=None, progress=True, callback=None,
+            return_trajectory=False, ...its own options)
+
+``model(x, t, cond=None)`` is a network; ``schedule`` is a ``NoiseSchedule`` (a ``FlowPath``
+for flow models); the state starts at ``x_T`` or at noise of ``shape`` drawn from
+``generator``; the step grid comes from one helper per kind of model (``ddim_timesteps``,
+``FlowPath.grid``); ``cond`` with ``guidance_scale`` wraps the model in ``Guided``, so every
+sampler can be guided; ``callback(i, t_prev, x)`` sees each new state and the step it reached; ``return_trajectory`` also
+returns every state, on the CPU. ``ddpm_sample`` always takes all T steps (no ``num_steps``).
 """
 
 from __future__ import annotations
@@ -11,6 +23,7 @@ import math
 import torch
 
 from ._progress import progress_bar
+from ._random import randn, randn_like
 from ._validate import check_choice, check_positive_int, check_same_shape, check_tensor
 from .schedules import (
     NoiseSchedule,
@@ -24,16 +37,11 @@ from .schedules import (
 DDPM_VARIANCES = ("beta_tilde", "beta")
 
 
-def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Standard normal noise drawn on the CPU (so seeded runs agree across devices)."""
-    return torch.randn(x.shape, generator=generator, device="cpu").to(x)
-
-
 def _maybe_clip(x0_pred: torch.Tensor, clip_x0: float | None) -> torch.Tensor:
     return x0_pred if clip_x0 is None else x0_pred.clamp(-clip_x0, clip_x0)
 
 
-def ddpm_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, *,
+def ddpm_step(schedule: NoiseSchedule, eps_pred: torch.Tensor, x_t: torch.Tensor, t, *,
               variance: str = "beta_tilde", clip_x0: float | None = None,
               generator: torch.Generator | None = None) -> torch.Tensor:
     """One ancestral step x_t -> x_{t-1} (Ho et al. 2020, Algorithm 2).
@@ -47,20 +55,20 @@ def ddpm_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, 
     check_tensor("x_t", x_t, min_ndim=1)
     t = batch_timesteps(t, x_t.shape[0], x_t.device)
     # 1. predict x0 from the noise estimate (eq. 15), optionally clipped to the data range
-    x0_pred = _maybe_clip(predict_x0(schedule, x_t, t, eps), clip_x0)
+    x0_pred = _maybe_clip(predict_x0(schedule, x_t, t, eps_pred), clip_x0)
     # 2. the mean and variance of q(x_{t-1} | x_t, x0_pred) (eqs. 6–7)
     mean, beta_tilde = posterior_mean_variance(schedule, x0_pred, x_t, t)
     sigma2 = beta_tilde if variance == "beta_tilde" else extract(schedule.betas, t, x_t).expand_as(x_t)
     # 3. add noise, except at the last step (t = 1 -> x_0)
     nonzero = (t > 1).reshape(-1, *([1] * (x_t.ndim - 1))).to(x_t.dtype)
-    return mean + nonzero * sigma2.sqrt() * _randn_like(x_t, generator)
+    return mean + nonzero * sigma2.sqrt() * randn_like(x_t, generator)
 
 
-def _step_terms(schedule: NoiseSchedule, x_name: str, x: torch.Tensor, eps: torch.Tensor, t, t_prev):
+def _step_terms(schedule: NoiseSchedule, x_name: str, x: torch.Tensor, eps_pred: torch.Tensor, t, t_prev):
     """Check a DDIM step's inputs; return t batched, then alpha_bar and 1 - alpha_bar at t and at
     t_prev, shaped to broadcast against ``x``."""
     check_tensor(x_name, x, min_ndim=1)
-    check_same_shape(x_name, x, "eps", eps)
+    check_same_shape(x_name, x, "eps_pred", eps_pred)
     t = check_timesteps(schedule, batch_timesteps(t, x.shape[0], x.device), x.shape[0])
     t_prev = batch_timesteps(t_prev, x.shape[0], x.device)
     if (t_prev >= t).any() or (t_prev < 0).any():
@@ -71,7 +79,7 @@ def _step_terms(schedule: NoiseSchedule, x_name: str, x: torch.Tensor, eps: torc
             extract(one_minus, t, x), extract(one_minus, t_prev, x))
 
 
-def ddim_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, t_prev, *,
+def ddim_step(schedule: NoiseSchedule, eps_pred: torch.Tensor, x_t: torch.Tensor, t, t_prev, *,
               eta: float = 0.0, clip_x0: float | None = None,
               generator: torch.Generator | None = None) -> torch.Tensor:
     """One DDIM step x_t -> x_{t_prev} (Song et al. 2021, eq. 12); ``t_prev = 0`` means
@@ -82,31 +90,39 @@ def ddim_step(schedule: NoiseSchedule, eps: torch.Tensor, x_t: torch.Tensor, t, 
         raise ValueError(f"eta: expected a value >= 0, got {eta}")
     # 1. alpha_bar and 1 - alpha_bar at t and at t_prev (alpha_bar_0 = 1)
     t, alpha_bar, alpha_bar_prev, one_minus_t, one_minus_prev = _step_terms(
-        schedule, "x_t", x_t, eps, t, t_prev)
+        schedule, "x_t", x_t, eps_pred, t, t_prev)
     # 2. predict x0 (eq. 12, "predicted x0")
-    x0_pred = _maybe_clip(predict_x0(schedule, x_t, t, eps), clip_x0)
-    if clip_x0 is not None:   # keep eps consistent with the clipped x0
-        eps = (x_t - alpha_bar.sqrt() * x0_pred) / one_minus_t.sqrt()
+    x0_pred = _maybe_clip(predict_x0(schedule, x_t, t, eps_pred), clip_x0)
+    if clip_x0 is not None:   # keep eps_pred consistent with the clipped x0
+        eps_pred = (x_t - alpha_bar.sqrt() * x0_pred) / one_minus_t.sqrt()
     # 3. sigma_t(eta) (eq. 16) and the "direction pointing to x_t"
     sigma2 = eta**2 * (one_minus_prev / one_minus_t) * (1 - alpha_bar / alpha_bar_prev)
     sigma = sigma2.sqrt()
-    direction = (one_minus_prev - sigma2).clamp(min=0).sqrt() * eps
+    direction = (one_minus_prev - sigma2).clamp(min=0).sqrt() * eps_pred
     # 4. x_{t_prev} = sqrt(alpha_bar_prev) x0_pred + direction + sigma z
     x_prev = alpha_bar_prev.sqrt() * x0_pred + direction
     if eta > 0:
-        x_prev = x_prev + sigma * _randn_like(x_t, generator)
+        x_prev = x_prev + sigma * randn_like(x_t, generator)
     return x_prev
 
 
-def ddim_inversion_step(schedule: NoiseSchedule, eps: torch.Tensor, x_prev: torch.Tensor, t_prev,
+def ddim_inversion_step(schedule: NoiseSchedule, eps_pred: torch.Tensor, x_prev: torch.Tensor, t_prev,
                         t) -> torch.Tensor:
     """One deterministic DDIM step run *forwards*, x_{t_prev} -> x_t with t_prev < t (DDIM
     inversion; Song et al. 2021, sec. 4.3 and Dhariwal & Nichol 2021, appendix F): the same
     update as ``ddim_step`` with eta = 0, with the roles of the two steps swapped. Chapter 6."""
     _, alpha_bar, alpha_bar_prev, one_minus_t, one_minus_prev = _step_terms(
-        schedule, "x_prev", x_prev, eps, t, t_prev)
-    x0_pred = (x_prev - one_minus_prev.sqrt() * eps) / alpha_bar_prev.sqrt()
-    return alpha_bar.sqrt() * x0_pred + one_minus_t.sqrt() * eps
+        schedule, "x_prev", x_prev, eps_pred, t, t_prev)
+    x0_pred = (x_prev - one_minus_prev.sqrt() * eps_pred) / alpha_bar_prev.sqrt()
+    return alpha_bar.sqrt() * x0_pred + one_minus_t.sqrt() * eps_pred
+
+
+def _check_guidance_scale(guidance_scale) -> None:
+    if guidance_scale is not None and (
+            isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float))
+            or not math.isfinite(guidance_scale)):
+        raise ValueError(f"guidance_scale: expected a finite number (w = 0 unconditional, 1 "
+                         f"conditional, > 1 guided) or None, got {guidance_scale!r}")
 
 
 def guided_eps(model, x_t: torch.Tensor, t: torch.Tensor, cond, guidance_scale: float | None,
@@ -119,16 +135,34 @@ def guided_eps(model, x_t: torch.Tensor, t: torch.Tensor, cond, guidance_scale: 
     text, the empty prompt's encoding. Chapter 7."""
     if guidance_scale is None:
         return model(x_t, t, cond=cond)
-    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) \
-            or not math.isfinite(guidance_scale):
-        raise ValueError(f"guidance_scale: expected a finite number (w = 0 unconditional, 1 "
-                         f"conditional, > 1 guided) or None, got {guidance_scale!r}")
+    _check_guidance_scale(guidance_scale)
     if cond is None:
         raise ValueError("cond: expected a condition to guide towards when guidance_scale is "
                          f"given, got None (guidance_scale={guidance_scale})")
     eps_uncond = model(x_t, t, cond=uncond)
     eps_cond = model(x_t, t, cond=cond)
     return eps_uncond + guidance_scale * (eps_cond - eps_uncond)
+
+
+class Guided(torch.nn.Module):
+    """``model`` bound to the condition ``cond``, guided with scale ``guidance_scale`` (see
+    ``guided_eps``; ``None``: conditional only, no guidance). It is itself a model,
+    ``guided(x, t)``, so every sampler can drive it. Carries ``model``'s ``clip_x0``. Chapter 7."""
+
+    def __init__(self, model, cond, guidance_scale: float | None = None, uncond=None):
+        super().__init__()
+        _check_guidance_scale(guidance_scale)
+        if guidance_scale is not None and cond is None:
+            raise ValueError("cond: expected a condition to guide towards when guidance_scale "
+                             f"is given, got None (guidance_scale={guidance_scale})")
+        self.model, self.cond, self.guidance_scale, self.uncond = model, cond, guidance_scale, uncond
+        self.clip_x0 = getattr(model, "clip_x0", None)
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond=None) -> torch.Tensor:
+        if cond is not None:
+            raise ValueError("cond: this model is already bound to its condition by Guided; "
+                             "call it as guided(x, t)")
+        return guided_eps(self.model, x_t, t, self.cond, self.guidance_scale, self.uncond)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, alpha) -> torch.Tensor:
@@ -168,64 +202,108 @@ def ddim_timesteps(num_train_steps: int, num_sample_steps: int) -> torch.Tensor:
     return steps.long()                                                      # descending
 
 
-def _initial_noise(shape, x_T, device, generator) -> torch.Tensor:
-    if x_T is not None:
-        check_tensor("x_T", x_T)
-        if x_T.dtype != torch.float32:
-            raise TypeError(f"x_T: expected dtype torch.float32 (the networks' dtype), got "
-                            f"{x_T.dtype}; pass x_T.float()")
-        if tuple(x_T.shape) != tuple(shape):
-            raise ValueError(f"x_T: expected shape {tuple(shape)}, got {tuple(x_T.shape)}")
-        return x_T.to(device)
-    return torch.randn(tuple(shape), generator=generator, device="cpu").to(device)
+# ----------------------------------------------------------------------------- the loops
+
+FROM_MODEL = "model"   # clip_x0's default: the range the model was trained on, if it says
 
 
-def _finish(x: torch.Tensor, trajectory: list | None, return_trajectory: bool):
-    if return_trajectory:
-        return x, torch.stack(trajectory)          # (steps + 1, *shape)
-    return x
+def resolve_clip(model, clip_x0):
+    """``clip_x0`` as given, or for the default ``"model"`` the model's own ``clip_x0``
+    attribute (the zoo sets it: 1.0 for images in [-1, 1], None for latents), else None."""
+    if isinstance(clip_x0, str):
+        if clip_x0 != FROM_MODEL:
+            raise ValueError(f"clip_x0: expected a positive number, None or {FROM_MODEL!r}, "
+                             f"got {clip_x0!r}")
+        return getattr(model, "clip_x0", None)
+    if clip_x0 is not None and not clip_x0 > 0:
+        raise ValueError(f"clip_x0: expected a positive number, None or {FROM_MODEL!r}, got {clip_x0!r}")
+    return clip_x0
+
+
+def prepare(model, shape, *, x_T=None, cond=None, guidance_scale=None, uncond=None,
+            device=None, generator=None):
+    """What every sampler does first: the model to call as ``model(x, t)`` (bound to ``cond``
+    and guided by a ``Guided`` wrapper when either is given) and the starting state, ``x_T``
+    or standard normal noise of ``shape`` drawn from ``generator``, on ``device`` (default:
+    the model's)."""
+    if device is None:
+        device = next(iter(model.parameters()), torch.empty(0)).device
+    if cond is not None or guidance_scale is not None or uncond is not None:
+        model = Guided(model, cond, guidance_scale, uncond)
+    if x_T is None:
+        return model, randn(shape, generator, device)
+    check_tensor("x_T", x_T)
+    if x_T.dtype != torch.float32:
+        raise TypeError(f"x_T: expected dtype torch.float32 (the networks' dtype), got "
+                        f"{x_T.dtype}; pass x_T.float()")
+    if tuple(x_T.shape) != tuple(shape):
+        raise ValueError(f"x_T: expected shape {tuple(shape)}, got {tuple(x_T.shape)}")
+    return model, x_T.to(device)
+
+
+def run(x: torch.Tensor, grid: list, step, *, desc: str, progress: bool, callback=None,
+        return_trajectory: bool = False):
+    """Every sampler's loop: ``x = step(x, t, t_prev)`` for consecutive levels of ``grid``,
+    with a progress bar, ``callback(i, t_prev, x)`` after each step, and with
+    ``return_trajectory`` the stack of all states (len(grid) of them) on the CPU."""
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback: expected a function callback(i, t, x) or None, got {callback!r}")
+    trajectory = [x.cpu()] if return_trajectory else None
+    pairs = list(zip(grid[:-1], grid[1:]))
+    for i, (t, t_prev) in enumerate(progress_bar(pairs, desc=desc, enabled=progress)):
+        x = step(x, t, t_prev)
+        if callback is not None:
+            callback(i, t_prev, x)
+        if return_trajectory:
+            trajectory.append(x.cpu())
+    return (x, torch.stack(trajectory)) if return_trajectory else x
 
 
 @torch.no_grad()
-def ddpm_sample(model, schedule: NoiseSchedule, shape, *, cond=None, x_T=None,
-                guidance_scale: float | None = None, uncond=None, variance: str = "beta_tilde", clip_x0: float | None = None, device=None,
-                generator: torch.Generator | None = None, progress: bool = True,
+def ddpm_sample(model, schedule: NoiseSchedule, shape, *, x_T=None, cond=None,
+                guidance_scale: float | None = None, uncond=None, variance: str = "beta_tilde",
+                clip_x0: float | None | str = FROM_MODEL, device=None,
+                generator: torch.Generator | None = None, progress: bool = True, callback=None,
                 return_trajectory: bool = False):
     """Ancestral sampling over all T steps (Ho et al. 2020, Algorithm 2). Returns x_0, and
     with ``return_trajectory`` also every state x_T ... x_0 on the CPU. ``guidance_scale`` turns
     on classifier-free guidance towards ``cond`` (see ``guided_eps``). Chapters 3, 7."""
-    device = device or next(model.parameters()).device
-    x = _initial_noise(shape, x_T, device, generator)
-    trajectory = [x.cpu()] if return_trajectory else None
-    for t in progress_bar(range(schedule.num_steps, 0, -1), desc="DDPM", enabled=progress):
-        eps = guided_eps(model, x, batch_timesteps(t, x.shape[0], device), cond, guidance_scale, uncond)
-        x = ddpm_step(schedule, eps, x, t, variance=variance, clip_x0=clip_x0, generator=generator)
-        if return_trajectory:
-            trajectory.append(x.cpu())
-    return _finish(x, trajectory, return_trajectory)
+    check_choice("variance", variance, DDPM_VARIANCES)
+    clip_x0 = resolve_clip(model, clip_x0)
+    model, x = prepare(model, shape, x_T=x_T, cond=cond, guidance_scale=guidance_scale,
+                       uncond=uncond, device=device, generator=generator)
+
+    def step(x, t, t_prev):
+        eps_pred = model(x, batch_timesteps(t, x.shape[0], x.device))
+        return ddpm_step(schedule, eps_pred, x, t, variance=variance, clip_x0=clip_x0, generator=generator)
+
+    return run(x, list(range(schedule.num_steps, -1, -1)), step, desc="DDPM", progress=progress,
+               callback=callback, return_trajectory=return_trajectory)
 
 
 @torch.no_grad()
 def ddim_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50, eta: float = 0.0,
-                cond=None, x_T=None, start_step: int | None = None, guidance_scale: float | None = None, uncond=None,
-                clip_x0: float | None = None, device=None,
-                generator: torch.Generator | None = None, progress: bool = True,
+                x_T=None, start_step: int | None = None, cond=None,
+                guidance_scale: float | None = None, uncond=None,
+                clip_x0: float | None | str = FROM_MODEL, device=None,
+                generator: torch.Generator | None = None, progress: bool = True, callback=None,
                 return_trajectory: bool = False):
     """DDIM sampling on ``num_steps`` of the T training steps (Song et al. 2021, sec. 4.2).
     Returns x_0, and with ``return_trajectory`` every visited state on the CPU. ``eta = 1``
     is DDPM on the strided chain ("strided DDPM"); ``guidance_scale`` as in ``ddpm_sample``.
     ``start_step`` (default T) starts from a partly noisy ``x_T`` at that step instead, as
     after ``ddim_invert(..., end_step=start_step)``. Chapters 3, 6, 7."""
-    device = device or next(model.parameters()).device
-    x = _initial_noise(shape, x_T, device, generator)
-    trajectory = [x.cpu()] if return_trajectory else None
-    steps = _strided_steps(schedule, num_steps, start_step, "start_step").tolist()
-    for t, t_prev in progress_bar(list(zip(steps, steps[1:] + [0])), desc="DDIM", enabled=progress):
-        eps = guided_eps(model, x, batch_timesteps(t, x.shape[0], device), cond, guidance_scale, uncond)
-        x = ddim_step(schedule, eps, x, t, t_prev, eta=eta, clip_x0=clip_x0, generator=generator)
-        if return_trajectory:
-            trajectory.append(x.cpu())
-    return _finish(x, trajectory, return_trajectory)
+    clip_x0 = resolve_clip(model, clip_x0)
+    model, x = prepare(model, shape, x_T=x_T, cond=cond, guidance_scale=guidance_scale,
+                       uncond=uncond, device=device, generator=generator)
+
+    def step(x, t, t_prev):
+        eps_pred = model(x, batch_timesteps(t, x.shape[0], x.device))
+        return ddim_step(schedule, eps_pred, x, t, t_prev, eta=eta, clip_x0=clip_x0, generator=generator)
+
+    grid = _strided_steps(schedule, num_steps, start_step, "start_step").tolist() + [0]
+    return run(x, grid, step, desc="DDIM", progress=progress, callback=callback,
+               return_trajectory=return_trajectory)
 
 
 def _strided_steps(schedule: NoiseSchedule, num_steps: int, last: int | None, name: str):
@@ -240,20 +318,21 @@ def _strided_steps(schedule: NoiseSchedule, num_steps: int, last: int | None, na
 @torch.no_grad()
 def ddim_invert(model, schedule: NoiseSchedule, x0: torch.Tensor, *, num_steps: int = 50,
                 end_step: int | None = None, cond=None, device=None, progress: bool = True,
-                return_trajectory: bool = False):
+                callback=None, return_trajectory: bool = False):
     """Run deterministic DDIM backwards, image -> noise, on the same steps as ``ddim_sample``
     (up to ``end_step``, default T); ``ddim_sample(..., x_T=ddim_invert(...),
     start_step=end_step)`` then returns (nearly) ``x0``. Each step uses the noise predicted at
-    the state it starts from (at the clean end, the lowest noise level t = 1). Where alpha_bar at ``end_step`` is tiny (the cosine schedule's last
-    step), that approximation's error is amplified by 1/sqrt(alpha_bar): stop earlier. Chapter 6."""
+    the state it starts from (at the clean end, the lowest noise level t = 1). Where alpha_bar
+    at ``end_step`` is tiny (the cosine schedule's last step), that approximation's error is
+    amplified by 1/sqrt(alpha_bar): stop earlier. The same contract as the samplers, with the
+    data ``x0`` in place of ``shape`` and ``x_T``. Chapter 6."""
     check_tensor("x0", x0, min_ndim=2)
-    device = device or next(model.parameters()).device
-    x = x0.to(device)
-    trajectory = [x.cpu()] if return_trajectory else None
-    steps = _strided_steps(schedule, num_steps, end_step, "end_step").flip(0).tolist()  # ascending
-    for t_prev, t in progress_bar(list(zip([0] + steps[:-1], steps)), desc="invert", enabled=progress):
-        eps = model(x, batch_timesteps(max(t_prev, 1), x.shape[0], device), cond=cond)
-        x = ddim_inversion_step(schedule, eps, x, t_prev, t)
-        if return_trajectory:
-            trajectory.append(x.cpu())
-    return _finish(x, trajectory, return_trajectory)
+    model, x = prepare(model, x0.shape, x_T=x0.float(), cond=cond, device=device)
+
+    def step(x, t_prev, t):
+        eps_pred = model(x, batch_timesteps(max(t_prev, 1), x.shape[0], x.device))
+        return ddim_inversion_step(schedule, eps_pred, x, t_prev, t)
+
+    grid = [0] + _strided_steps(schedule, num_steps, end_step, "end_step").flip(0).tolist()
+    return run(x, grid, step, desc="invert", progress=progress, callback=callback,
+               return_trajectory=return_trajectory)

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from ._validate import (
     check_choice,
@@ -236,6 +237,33 @@ def eps_from_velocity(schedule: NoiseSchedule, x_t: torch.Tensor, t: torch.Tenso
     return one_minus.sqrt() * x_t + alpha_bar.sqrt() * v
 
 
+def score_from_eps(schedule: NoiseSchedule, eps: torch.Tensor, t) -> torch.Tensor:
+    """∇ log p_t(x_t) = -ε / sqrt(1 - ᾱ_t): the score is the noise estimate, rescaled
+    (Song et al. 2021, "score SDE"). Chapter 10."""
+    t = batch_timesteps(t, eps.shape[0], eps.device)
+    return -eps / extract(schedule.one_minus_alpha_bars, t, eps).sqrt()
+
+
+def eps_from_score(schedule: NoiseSchedule, score: torch.Tensor, t) -> torch.Tensor:
+    """The inverse of ``score_from_eps``: ε = -sqrt(1 - ᾱ_t) · score. Chapter 10."""
+    t = batch_timesteps(t, score.shape[0], score.device)
+    return -extract(schedule.one_minus_alpha_bars, t, score).sqrt() * score
+
+
+class EpsilonFromV(nn.Module):
+    """A v-prediction network seen as an ε-network, so that every sampler can drive it:
+    ε = sqrt(1 - ᾱ_t) x_t + sqrt(ᾱ_t) v (``eps_from_velocity``; Salimans & Ho 2022). Its x̂0
+    stays well conditioned at high noise, where an ε-network's is divided by sqrt(ᾱ_t).
+    Chapters 9–11."""
+
+    def __init__(self, net: nn.Module, schedule: NoiseSchedule):
+        super().__init__()
+        self.net, self.schedule = net, schedule
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond=None) -> torch.Tensor:
+        return eps_from_velocity(self.schedule, x_t, t, self.net(x_t, t, cond=cond))
+
+
 def posterior_mean_variance(schedule: NoiseSchedule, x0: torch.Tensor, x_t: torch.Tensor,
                             t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and variance of q(x_{t-1} | x_t, x_0) (Ho et al. 2020, eqs. 6–7), t in 1 ... T:
@@ -256,3 +284,36 @@ def posterior_mean_variance(schedule: NoiseSchedule, x0: torch.Tensor, x_t: torc
     # 2. pick each sample's step and combine
     coef_x0, coef_xt, beta_tilde = (extract(v, t, x_t) for v in (coef_x0, coef_xt, beta_tilde))
     return coef_x0 * x0 + coef_xt * x_t, beta_tilde.expand_as(x_t)
+
+
+# ----------------------------------------------------------------------------- flow matching
+
+
+@dataclass(frozen=True)
+class FlowPath:
+    """Flow matching's straight path from data to noise, x_t = (1 - t) x0 + t noise for a
+    continuous t in [0, 1], with velocity dx_t/dt = noise - x0 (Lipman et al. 2023; Liu et al.
+    2023). The noise is at t = 1, as in SD3; the papers run time the other way. It plays the
+    part of a ``NoiseSchedule`` for flow models: ``flow_matching_loss`` draws points on it and
+    ``flow_sample`` walks it back on ``grid``. Chapter 10."""
+
+    def interpolate(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """x_t = (1 - t) x0 + t noise, for a (B,) tensor ``t`` of floats in [0, 1]."""
+        check_same_shape("x0", x0, "noise", noise)
+        if not isinstance(t, torch.Tensor) or t.shape != (x0.shape[0],) or not t.is_floating_point():
+            got = f"{t.dtype} of shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"t: expected a float tensor of shape ({x0.shape[0]},), got {got}")
+        if ((t < 0) | (t > 1)).any():
+            raise ValueError(f"t: expected times in [0, 1], got min {t.min().item()}, max {t.max().item()}")
+        tt = t.reshape(-1, *([1] * (x0.ndim - 1))).to(x0)
+        return (1 - tt) * x0 + tt * noise
+
+    def velocity(self, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """dx_t/dt = noise - x0, the same at every t: the flow-matching target."""
+        check_same_shape("x0", x0, "noise", noise)
+        return noise - x0
+
+    def grid(self, num_steps: int) -> torch.Tensor:
+        """``num_steps`` equal steps from t = 1 (noise) to t = 0 (data): num_steps + 1 times."""
+        check_positive_int("num_steps", num_steps)
+        return torch.linspace(1.0, 0.0, num_steps + 1, dtype=torch.float64)

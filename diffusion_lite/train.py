@@ -7,7 +7,6 @@ and steps the optimiser. The objective lives in ``losses``.
 from __future__ import annotations
 
 import copy
-import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,23 +15,6 @@ import torch
 
 from ._progress import progress_bar
 from ._validate import check_choice, check_positive_int
-
-
-def pick_device() -> torch.device:
-    """``cuda`` if present, else Apple's ``mps``, else ``cpu``."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and PyTorch; return a CPU generator seeded the same way."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 class EMA:

@@ -230,18 +230,3 @@ def layer_shapes(model: nn.Module, *inputs) -> list[tuple[str, tuple[int, ...]]]
         for hook in hooks:
             hook.remove()
     return shapes
-
-
-class EpsilonFromV(nn.Module):
-    """A v-prediction network seen as an ε-network, so that every sampler can drive it:
-    ε = sqrt(1 - ᾱ_t) x_t + sqrt(ᾱ_t) v (Salimans & Ho 2022). Its x̂0 stays well conditioned
-    at high noise, where an ε-network's is divided by sqrt(ᾱ_t). Chapter 11."""
-
-    def __init__(self, net: nn.Module, schedule):
-        super().__init__()
-        self.net, self.schedule = net, schedule
-
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond=None) -> torch.Tensor:
-        from .schedules import eps_from_velocity
-
-        return eps_from_velocity(self.schedule, x_t, t, self.net(x_t, t, cond=cond))

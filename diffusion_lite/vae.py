@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._random import randn_like
 from ._validate import check_tensor
 from .nn import group_norm
 
@@ -82,7 +83,7 @@ class VAE(nn.Module):
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
         """Reconstruct ``x`` through a sampled latent (the reparameterisation trick)."""
         mean, logvar = self.encode(x)
-        noise = torch.randn(mean.shape, generator=generator, device="cpu").to(mean)
+        noise = randn_like(mean, generator)
         z = mean + (0.5 * logvar).exp() * noise
         return self.decode(z), mean, logvar
 

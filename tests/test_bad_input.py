@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diffusion_lite import image_metrics, metrics, train
+from diffusion_lite import features, metrics, train
 from diffusion_lite.losses import epsilon_loss
 from diffusion_lite.samplers import ddim_sample, guided_eps, slerp
 from diffusion_lite.schedules import NoiseSchedule, add_noise
@@ -44,16 +44,16 @@ def test_two_d_metrics_refuse_empty_and_too_small_sets():
         metrics.mode_coverage(empty, many)
 
 
-def test_image_metrics_refuse_nan_single_samples_and_wrong_sizes():
-    features = torch.randn(20, 8)
+def test_feature_distances_refuse_nan_single_samples_and_wrong_sizes():
+    points = torch.randn(20, 8)
     with pytest.raises(ValueError, match="real: expected finite values, got NaN"):
-        image_metrics.precision_recall(torch.full((20, 8), float("nan")), features)
+        metrics.precision_recall(torch.full((20, 8), float("nan")), points)
     with pytest.raises(ValueError, match=r"fake: expected at least 4 rows .*k = 3.* got 3"):
-        image_metrics.precision_recall(features, features[:3])
+        metrics.precision_recall(points, points[:3])
     with pytest.raises(ValueError, match=r"features_b: expected at least 2 rows .*covariance.* got 1"):
-        image_metrics.frechet_distance(features, features[:1])
+        metrics.frechet_distance(points, points[:1])
     with pytest.raises(ValueError, match=r"images: expected shape \(B, 1, 8, 8\) .* got \(2, 1, 28, 28\)"):
-        image_metrics.digit_features(torch.zeros(2, 1, 28, 28))
+        features.digit_features(torch.zeros(2, 1, 28, 28))
 
 
 @pytest.mark.parametrize("t", [500, 500.0, np.array([500, 500]), torch.tensor(500)])
@@ -141,8 +141,8 @@ def test_two_d_metrics_never_return_nan(n, bad):
 @given(n_real=st.integers(0, 8), n_fake=st.integers(0, 8), k=st.integers(1, 3))
 def test_precision_recall_is_a_share_or_a_clear_error(n_real, n_fake, k):
     try:
-        precision, recall = image_metrics.precision_recall(torch.randn(n_real, 3),
-                                                           torch.randn(n_fake, 3), k=k)
+        precision, recall = metrics.precision_recall(torch.randn(n_real, 3),
+                                                     torch.randn(n_fake, 3), k=k)
     except ValueError as error:
         assert str(error).split(":")[0] in {"real", "fake"}
     else:

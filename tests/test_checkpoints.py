@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from diffusion_lite import checkpoints, image_metrics, zoo
+from diffusion_lite import checkpoints, features, zoo
 
 SHIPPED = sorted(f.name for f in zoo.HERE.glob("*.pt"))
 
@@ -98,10 +98,10 @@ def test_a_stale_recipe_is_refused_naming_the_fields(tmp_path, monkeypatch):
 def test_a_damaged_classifier_is_refused(tmp_path, monkeypatch):
     for name in ["digits_classifier.pt", checkpoints.MANIFEST_NAME]:
         shutil.copy(zoo.HERE / name, tmp_path / name)
-    monkeypatch.setattr(image_metrics, "CLASSIFIER_PATH", tmp_path / "digits_classifier.pt")
+    monkeypatch.setattr(features, "CLASSIFIER_PATH", tmp_path / "digits_classifier.pt")
     _damage(tmp_path / "digits_classifier.pt", "garbled")
     with pytest.raises(checkpoints.CheckpointError, match="SHA-256.*zoo classifier digits"):
-        image_metrics.digits_classifier()
+        features.digits_classifier()
 
 
 def test_save_is_atomic_and_never_writes_into_the_package(tmp_path, monkeypatch):

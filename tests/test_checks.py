@@ -198,7 +198,7 @@ def test_conv_size_mistakes_are_named(wrong, hint):
 
 
 def test_chapter_5_reference_solutions_pass(capsys):
-    from diffusion_lite.image_metrics import total_variation
+    from diffusion_lite.metrics import total_variation
     checks.check_ema_update(lambda ema, w, decay: decay * ema + (1 - decay) * w)
     checks.check_total_variation(total_variation)
     assert capsys.readouterr().out.count("✅") == 2

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffusion_lite import datasets_online, image_metrics
+from diffusion_lite import datasets_online, features, metrics
 from diffusion_lite.data import digits
 
 
@@ -102,13 +102,13 @@ def test_read_idx_rejects_garbage():
 
 def test_shipped_classifier_is_accurate():
     x, y = digits("test")
-    accuracy = (image_metrics.digits_classifier()(x).argmax(1) == y).float().mean().item()
+    accuracy = (features.digits_classifier()(x).argmax(1) == y).float().mean().item()
     assert accuracy >= 0.97
 
 
 @pytest.mark.slow
 def test_classifier_recipe_reproduces_the_accuracy():
-    model = image_metrics.train_digits_classifier()
+    model = features.train_digits_classifier()
     x, y = digits("test")
     assert (model(x).argmax(1) == y).float().mean().item() >= 0.97
 
@@ -116,34 +116,34 @@ def test_classifier_recipe_reproduces_the_accuracy():
 def test_frechet_distance_properties():
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(2000, 4, generator=g), torch.randn(2000, 4, generator=g)
-    assert abs(image_metrics.frechet_distance(a, a)) < 1e-6
-    assert image_metrics.frechet_distance(a, b) < 0.05
+    assert abs(metrics.frechet_distance(a, a)) < 1e-6
+    assert metrics.frechet_distance(a, b) < 0.05
     # a shift of the mean by 2 in every coordinate adds 4 per coordinate
-    assert abs(image_metrics.frechet_distance(a, b + 2) - 16) < 0.3
+    assert abs(metrics.frechet_distance(a, b + 2) - 16) < 0.3
     # scaling N(0, I) by 2: (2 - 1)² per coordinate
-    assert abs(image_metrics.frechet_distance(a, 2 * b) - 4) < 0.4
+    assert abs(metrics.frechet_distance(a, 2 * b) - 4) < 0.4
 
 
 def test_fd_tells_noise_from_digits():
     train, _ = digits("train")
     test, _ = digits("test")
-    features = image_metrics.digit_features
-    floor = image_metrics.frechet_distance(features(train[:297]), features(test))
-    noise = image_metrics.frechet_distance(features(torch.rand(297, 1, 8, 8) * 2 - 1), features(test))
+    featurise = features.digit_features
+    floor = metrics.frechet_distance(featurise(train[:297]), featurise(test))
+    noise = metrics.frechet_distance(featurise(torch.rand(297, 1, 8, 8) * 2 - 1), featurise(test))
     assert noise > 10 * floor
 
 
 def test_precision_recall_and_histograms():
     g = torch.Generator().manual_seed(0)
     real = torch.randn(500, 2, generator=g)
-    precision, recall = image_metrics.precision_recall(real, torch.randn(500, 2, generator=g))
+    precision, recall = metrics.precision_recall(real, torch.randn(500, 2, generator=g))
     assert precision > 0.9 and recall > 0.9
     collapsed = torch.randn(500, 2, generator=g) * 0.05                 # all in one spot
-    precision, recall = image_metrics.precision_recall(real, collapsed)
+    precision, recall = metrics.precision_recall(real, collapsed)
     assert precision > 0.9 and recall < 0.3
-    p = image_metrics.class_histogram(torch.tensor([0, 0, 1, 1]), 3)
+    p = metrics.class_histogram(torch.tensor([0, 0, 1, 1]), 3)
     assert torch.equal(p, torch.tensor([0.5, 0.5, 0.0]))
-    assert image_metrics.total_variation(p, torch.tensor([0.0, 0.0, 1.0])) == 1.0
+    assert metrics.total_variation(p, torch.tensor([0.0, 0.0, 1.0])) == 1.0
 
 
 def test_fd_floor_measures_the_distance_between_distributions():
@@ -151,11 +151,11 @@ def test_fd_floor_measures_the_distance_between_distributions():
     by c adds about |c|² (the mean term of FD), and widening it adds the covariance term."""
     g = torch.Generator().manual_seed(0)
     reference, test = torch.randn(500, 4, generator=g), torch.randn(100, 4, generator=g)
-    floor = image_metrics.fd_floor(reference, test)
+    floor = metrics.fd_floor(reference, test)
     shift = torch.full((4,), 5.0)                                  # |c|² = 100
     assert floor < 1.0
-    assert abs(image_metrics.fd_floor(reference + shift, test) - floor - 100) < 10
+    assert abs(metrics.fd_floor(reference + shift, test) - floor - 100) < 10
     # widening by 2: Tr(S + 4S - 2·2S) = Tr(S) ≈ 4 more
-    assert abs(image_metrics.fd_floor(2 * reference, test) - floor - 4) < 2
+    assert abs(metrics.fd_floor(2 * reference, test) - floor - 4) < 2
     with pytest.raises(ValueError, match="reference_features"):
-        image_metrics.fd_floor(reference[:400], test)
+        metrics.fd_floor(reference[:400], test)

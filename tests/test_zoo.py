@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from diffusion_lite import image_metrics, losses, zoo
+from diffusion_lite import features, losses, metrics, zoo
 from diffusion_lite.data import digits
 from diffusion_lite.samplers import ddim_sample
 from diffusion_lite.shapes import shapes
@@ -57,10 +57,10 @@ def test_shipped_checkpoint_is_small_and_meets_its_bar(name):
     train_images, _ = digits("train")
     cond = test_labels if model.config.num_classes else None
     samples = ddim_sample(model, schedule, tuple(test_images.shape), num_steps=50, cond=cond,
-                          clip_x0=1.0, generator=torch.Generator().manual_seed(0), progress=False)
-    features = image_metrics.digit_features
-    fd = image_metrics.frechet_distance(features(samples), features(test_images))
-    floor = image_metrics.fd_floor(features(train_images), features(test_images))
+                          generator=torch.Generator().manual_seed(0), progress=False)
+    featurise = features.digit_features
+    fd = metrics.frechet_distance(featurise(samples), featurise(test_images))
+    floor = metrics.fd_floor(featurise(train_images), featurise(test_images))
     assert fd <= zoo.RECIPES[name].fd_bar * floor, f"{name}: FD {fd:.1f}, floor {floor:.1f}"
 
 
@@ -78,7 +78,7 @@ def test_shipped_text_to_image_model_draws_what_it_is_asked(name):
     ids = shapes_tokenizer().encode(captions_of(wanted))
     size = model.config.image_size
     samples = ddim_sample(model, schedule, (len(ids), 3, size, size), num_steps=50, cond=ids,
-                          guidance_scale=3.0, clip_x0=1.0,
+                          guidance_scale=3.0,
                           generator=torch.Generator().manual_seed(0), progress=False)
     accuracy = (describe(samples) == wanted).all(dim=1).float().mean().item()
     assert accuracy >= zoo.RECIPES[name].accuracy_bar, f"{name}: accuracy {accuracy:.3f}"
@@ -100,7 +100,7 @@ def test_shapes_recipe_trains_on_seen_combinations_only():
 def test_shapes_classifier_reads_every_attribute():
     images, _, attributes = shapes(1000, generator=torch.Generator().manual_seed(100))
     with torch.no_grad():
-        logits = image_metrics.shapes_classifier()(images)
+        logits = features.shapes_classifier()(images)
     predicted = torch.stack([part.argmax(dim=1) for part in logits], dim=1)
     assert (predicted == attributes).all(dim=1).float().mean() >= 0.99
 
@@ -130,23 +130,22 @@ def test_shipped_shapes_model_meets_its_bar(name):
     model, schedule = zoo.load(name)
     shape = (500, recipe.config.in_channels, recipe.config.image_size, recipe.config.image_size)
     latent = recipe.data == "shapes_latents"
-    samples = ddim_sample(model, schedule, shape, num_steps=50, clip_x0=None if latent else 1.0,
+    samples = ddim_sample(model, schedule, shape, num_steps=50,
                           generator=torch.Generator().manual_seed(0), progress=False)
     if latent:
-        _, scale = zoo.latent_training_set(recipe)
         with torch.no_grad():
-            samples = zoo.load_vae(recipe.autoencoder).decode(samples / scale).clamp(-1, 1)
-    features = image_metrics.shape_features
-    test = features(zoo.shapes_images(500, seed=102))
-    fd = image_metrics.frechet_distance(features(samples), test)
-    floor = image_metrics.fd_floor(features(zoo.shapes_images(2500, seed=103)), test)
+            samples = zoo.load_vae(recipe.autoencoder).decode(samples / model.latent_scale).clamp(-1, 1)
+    featurise = features.shape_features
+    test = featurise(zoo.shapes_images(500, seed=102))
+    fd = metrics.frechet_distance(featurise(samples), test)
+    floor = metrics.fd_floor(featurise(zoo.shapes_images(2500, seed=103)), test)
     assert fd <= zoo.RECIPES[name].fd_bar * floor, f"{name}: FD {fd:.2f}, floor {floor:.2f}"
 
 
 def test_v_prediction_recipes_load_as_epsilon_networks(monkeypatch, tmp_path):
     """A recipe with prediction="v" trains the U-Net on v_loss and loads wrapped in EpsilonFromV,
     so that samplers receive ε; the round trip through save and load keeps the weights."""
-    from diffusion_lite.unet import EpsilonFromV
+    from diffusion_lite.schedules import EpsilonFromV
 
     recipe = zoo.RECIPES["shapes_unet"]
     assert recipe.prediction == "v"
@@ -163,3 +162,28 @@ def test_v_prediction_recipes_load_as_epsilon_networks(monkeypatch, tmp_path):
     x, t = torch.randn(2, 3, 16, 16), torch.tensor([10, 900])
     with torch.no_grad():
         assert torch.allclose(loaded(x, t), model.eval()(x, t), atol=1e-2)
+
+
+def test_zoo_models_carry_their_sampling_defaults():
+    """The samplers' default ``clip_x0="model"`` reads the range of the model's data; images
+    are clipped to [-1, 1], latents are not."""
+    for name in SHIPPED:
+        model, _ = zoo.load(name)
+        expected = None if zoo.RECIPES[name].data == "shapes_latents" else 1.0
+        assert model.clip_x0 == expected, name
+
+
+@pytest.mark.slow
+def test_latent_model_stores_the_scale_it_was_trained_with(tmp_path):
+    recipe = zoo.RECIPES["shapes_latent"]
+    model, _ = zoo.load("shapes_latent")
+    _, scale = zoo.latent_training_set(recipe)           # encodes the 20,000 training images
+    assert model.latent_scale == pytest.approx(scale, rel=1e-6)
+    del model.latent_scale
+    with pytest.raises(ValueError, match="latent_scale"):
+        zoo.save("shapes_latent", model, to=tmp_path / "x.pt")
+    state = torch.load(zoo.path("shapes_latent"), weights_only=True)
+    del state["latent_scale"]
+    torch.save(state, tmp_path / "old.pt")
+    with pytest.raises(zoo.checkpoints.CheckpointError, match="no latent_scale"):
+        zoo.load("shapes_latent", file=tmp_path / "old.pt")

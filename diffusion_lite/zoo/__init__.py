@@ -22,19 +22,23 @@ import torch
 from .. import checkpoints
 from .._validate import check_choice
 from ..data import digits
-from ..image_metrics import train_digits_classifier, train_shapes_classifier
+from ..features import train_digits_classifier, train_shapes_classifier
 from ..losses import drop_labels, drop_prompts, epsilon_loss, v_loss, vae_loss
-from ..schedules import NoiseSchedule
+from ..runtime import seed_everything
+from ..schedules import EpsilonFromV, NoiseSchedule
 from ..shapes import all_combinations, seen_combinations, shapes
 from ..text import TextConditionedUNet, TextEncoder, shapes_tokenizer
-from ..train import EMA, seed_everything, train
-from ..unet import EpsilonFromV, UNet, UNetConfig
+from ..train import EMA, train
+from ..unet import UNet, UNetConfig
 from ..vae import VAE, VAEConfig, latent_scale
 
 HERE = Path(__file__).parent
 
 
-DATA_KINDS = {"digits", "shapes", "shapes_images", "shapes_latents"}
+# each kind of training data, and the range a sampler clips its x0 estimates to (``clip_x0``):
+# images are scaled to [-1, 1]; latents have no fixed range
+DATA_CLIP = {"digits": 1.0, "shapes": 1.0, "shapes_images": 1.0, "shapes_latents": None}
+DATA_KINDS = set(DATA_CLIP)
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,9 @@ def shapes_images(n: int, seed: int, size: int = 16) -> torch.Tensor:
 
 def build(recipe) -> torch.nn.Module:
     """The untrained network of a recipe: a ``VAE``, a ``UNet``, or for captioned shapes a
-    ``TextConditionedUNet``; wrapped in ``EpsilonFromV`` when the recipe predicts v."""
+    ``TextConditionedUNet``; wrapped in ``EpsilonFromV`` when the recipe predicts v. A
+    diffusion model carries ``clip_x0``, the range of its data, which the samplers use by
+    default."""
     if isinstance(recipe, VAERecipe):
         return VAE(recipe.config)
     check_choice("recipe.prediction", recipe.prediction, {"eps", "v"})
@@ -165,6 +171,7 @@ def build(recipe) -> torch.nn.Module:
         model = TextConditionedUNet(model, encoder)
     if recipe.prediction == "v":
         model = EpsilonFromV(model, NoiseSchedule.from_name(recipe.schedule, recipe.num_steps))
+    model.clip_x0 = DATA_CLIP[recipe.data]     # the samplers' default (``clip_x0="model"``)
     return model
 
 
@@ -210,7 +217,7 @@ def train_recipe(name: str, *, progress: bool = True) -> torch.nn.Module:
         images = shapes_images(recipe.train_size, recipe.seed, recipe.config.image_size)
         labels = torch.zeros(len(images), dtype=torch.long)          # unused
     elif recipe.data == "shapes_latents":
-        images, _ = latent_training_set(recipe)
+        images, model.latent_scale = latent_training_set(recipe)     # saved with the weights
         labels = torch.zeros(len(images), dtype=torch.long)          # unused
     else:
         images, labels = digits("train")
@@ -229,13 +236,15 @@ def train_recipe(name: str, *, progress: bool = True) -> torch.nn.Module:
     train(model, loss_fn, (images, labels), steps=recipe.train_steps,
           batch_size=recipe.batch_size, lr=recipe.lr, lr_decay="cosine", ema=ema,
           generator=generator, progress=progress)
+    if recipe.data == "shapes_latents":
+        ema.model.latent_scale = model.latent_scale
     return ema.model
 
 
 def save(name: str, model: torch.nn.Module, *, to: Path | None = None,
          overwrite: bool = False) -> Path:
     """Write the weights (float16, to stay small) with the full recipe, the package and torch
-    versions and the date, atomically. By default to ``zoo/NAME.pt`` under the current folder,
+    versions and the date (for a latent model also its ``latent_scale``), atomically. By default to ``zoo/NAME.pt`` under the current folder,
     never into the installed package; refuses to replace a file unless ``overwrite``."""
     _recipe(name)
     target = Path(to) if to is not None else Path("zoo") / f"{name}.pt"
@@ -243,10 +252,15 @@ def save(name: str, model: torch.nn.Module, *, to: Path | None = None,
         raise FileExistsError(f"to: {target} exists; pass overwrite=True (--overwrite) to replace it")
     from .. import __version__
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    return checkpoints.atomic_save({"state_dict": state, "recipe": _plain(_recipe(name)),
-                                    "package_version": __version__,
-                                    "torch_version": str(torch.__version__),
-                                    "date": datetime.date.today().isoformat()}, target)
+    contents = {"state_dict": state, "recipe": _plain(_recipe(name)),
+                "package_version": __version__, "torch_version": str(torch.__version__),
+                "date": datetime.date.today().isoformat()}
+    if getattr(_recipe(name), "data", "") == "shapes_latents":
+        if not isinstance(getattr(model, "latent_scale", None), float):
+            raise ValueError("model: expected the latent_scale it was trained with (set by "
+                             f"zoo.train_recipe), got {getattr(model, 'latent_scale', None)!r}")
+        contents["latent_scale"] = model.latent_scale
+    return checkpoints.atomic_save(contents, target)
 
 
 def load(name: str, *, device=None, file: Path | str | None = None
@@ -254,7 +268,9 @@ def load(name: str, *, device=None, file: Path | str | None = None
     """The model ``name`` (in eval mode) and its noise schedule: the shipped checkpoint, checked
     against its SHA-256, or ``file``, one written by ``save`` (for example by
     ``python -m diffusion_lite.zoo train NAME``). No download, and ``weights_only=True``, so no
-    code runs from the file. The file's recipe must be the code's (``RECIPES[name]``)."""
+    code runs from the file. The file's recipe must be the code's (``RECIPES[name]``). A latent
+    model carries the ``latent_scale`` it was trained with: divide its samples by it before
+    decoding."""
     recipe = _recipe(name)
     if isinstance(recipe, VAERecipe):
         raise ValueError(f"name: {name!r} is an autoencoder; load it with zoo.load_vae")
@@ -272,13 +288,15 @@ def load_vae(name: str, *, device=None, file: Path | str | None = None) -> VAE:
 
 def _plain(recipe) -> dict:
     """A recipe as plain values (tuples as lists), as stored and compared."""
-    def plain(value):
-        if isinstance(value, (tuple, list)):
-            return [plain(v) for v in value]
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        return value
-    return plain(dataclasses.asdict(recipe))
+    return _plain_value(dataclasses.asdict(recipe))
+
+
+def _plain_value(value):
+    if isinstance(value, (tuple, list)):
+        return [_plain_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain_value(v) for k, v in value.items()}
+    return value
 
 
 def _recipe_differences(stored: dict, code: dict, prefix: str = "") -> list[str]:
@@ -290,10 +308,6 @@ def _recipe_differences(stored: dict, code: dict, prefix: str = "") -> list[str]
         elif _plain_value(a) != _plain_value(b):
             differences.append(f"{prefix}{key}: file {a!r}, code {b!r}")
     return differences
-
-
-def _plain_value(value):
-    return [_plain_value(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def _load_weights(name: str, model: torch.nn.Module, device, file) -> torch.nn.Module:
@@ -318,6 +332,11 @@ def _load_weights(name: str, model: torch.nn.Module, device, file) -> torch.nn.M
         raise checkpoints.CheckpointError(
             f"{target}: its recipe differs from zoo.RECIPES[{name!r}] in "
             + "; ".join(differences) + f"; {retrain}")
+    if getattr(_recipe(name), "data", "") == "shapes_latents":
+        if "latent_scale" not in checkpoint:
+            raise checkpoints.CheckpointError(f"{target}: has no latent_scale (a latent model's "
+                                              f"checkpoint stores it); {fix}")
+        model.latent_scale = float(checkpoint["latent_scale"])
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v
                                for k, v in checkpoint["state_dict"].items()})

@@ -1,0 +1,114 @@
+"""What every checker shares: the error it raises, calling the student's function on
+copies of its inputs, and comparing an answer with the reference and the usual mistakes."""
+
+from __future__ import annotations
+
+import torch
+
+
+class ExerciseError(AssertionError):
+    """The student's answer is wrong; the message says how."""
+
+
+def _close(a, b, atol: float = 1e-5) -> bool:
+    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, atol=atol)
+
+
+def _diagnose(name: str, answer, reference: torch.Tensor, mistakes: dict[str, torch.Tensor],
+              atol: float = 1e-5) -> None:
+    """Raise ExerciseError naming the mistake ``answer`` matches, if it is wrong (beyond ``atol``)."""
+    if not isinstance(answer, torch.Tensor):
+        raise ExerciseError(f"{name}: expected a torch.Tensor, got {type(answer).__name__}")
+    if answer.shape != reference.shape:
+        raise ExerciseError(f"{name}: expected shape {tuple(reference.shape)}, got "
+                            f"{tuple(answer.shape)}. Check how per-sample values broadcast.")
+    if answer.dtype != reference.dtype:
+        raise ExerciseError(f"{name}: expected dtype {reference.dtype}, got {answer.dtype}. A "
+                            "numpy array, a Python float list or torch.tensor(...) without a "
+                            "dtype can make float64; keep the inputs' dtype (or .to(x.dtype)).")
+    if not torch.isfinite(answer).all():
+        raise ExerciseError(f"{name}: your answer contains NaN or infinity where the reference "
+                            "is finite: look for a division by zero, the square root or log of a "
+                            "negative number, or inputs you assumed to be normalised.")
+    if _close(answer, reference, atol):
+        return
+    for hint, wrong in mistakes.items():
+        if _close(answer, wrong, atol):
+            raise ExerciseError(f"{name}: not yet. {hint}")
+    error = (answer - reference).abs().max().item()
+    raise ExerciseError(f"{name}: not yet; the largest difference from the reference is "
+                        f"{error:.3g}. Compare your formula with the equation term by term.")
+
+
+def _passed(name: str, cases: int) -> None:
+    if cases < 1:
+        raise ValueError(f"cases: expected at least 1 test case, got {cases}; nothing was checked")
+    print(f"✅ {name}: correct on all {cases} test cases.")
+
+
+def _answer_of(name: str, fn, args: tuple, hint: str):
+    """The student's ``fn(*args)``, run on copies of the tensor arguments: an exception becomes
+    a hint that ends with ``hint``, and an argument changed in place is refused (chapters 3, 4)."""
+    copies = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+    try:
+        answer = fn(*copies)
+    except Exception as error:   # the student's error, turned into a hint
+        raise ExerciseError(f"{name}: your function raised {type(error).__name__}: {error}. "
+                            f"{hint}") from error
+    for original, copy in zip(args, copies):
+        if isinstance(original, torch.Tensor) and not torch.equal(original, copy):
+            raise ExerciseError(f"{name}: your function changed its input in place; compute a "
+                                "new tensor instead (no +=, no assignment into an argument).")
+    return answer
+
+
+def _name_the_mistake(name: str, labels: list, answers: list, references: list,
+                      mistakes: dict[str, list], atol: float) -> None:
+    """Pass if every answer equals its case's reference (within ``atol``). Otherwise name the
+    mistake whose wrong answers match the student's in *every* case: one case alone can be
+    ambiguous (beta_t and beta_tilde_t, say, agree closely at large t). Chapters 3 and 4."""
+    for label, answer, reference in zip(labels, answers, references):
+        if not isinstance(answer, torch.Tensor):
+            raise ExerciseError(f"{name} ({label}): expected a torch.Tensor, got "
+                                f"{type(answer).__name__}")
+        if answer.shape != reference.shape:
+            raise ExerciseError(f"{name} ({label}): expected shape {tuple(reference.shape)}, got "
+                                f"{tuple(answer.shape)}. Check how per-sample values broadcast.")
+        if answer.dtype != reference.dtype:
+            raise ExerciseError(f"{name} ({label}): expected dtype {reference.dtype}, got "
+                                f"{answer.dtype}; keep the inputs' dtype (or .to(x.dtype)).")
+
+    def same(a: torch.Tensor, b: torch.Tensor) -> bool:
+        return torch.allclose(a.double(), b.double(), atol=atol, equal_nan=True)
+
+    wrong = [i for i, (a, r) in enumerate(zip(answers, references)) if not same(a, r)]
+    if not wrong:
+        return
+    for hint, candidates in mistakes.items():
+        if all(same(a, c) for a, c in zip(answers, candidates)):
+            raise ExerciseError(f"{name}: not yet. {hint}")
+    first = wrong[0]
+    if not torch.isfinite(answers[first]).all():
+        raise ExerciseError(f"{name} ({labels[first]}): your answer contains NaN or infinity: "
+                            "look for a division by zero, such as 1 - alpha_bar at the clean end "
+                            "(schedule.alpha_bars[0] = 1).")
+    error = (answers[first].double() - references[first].double()).abs().max().item()
+    raise ExerciseError(f"{name} ({labels[first]}): not yet; the largest difference from the "
+                        f"reference is {error:.3g}. Compare your formula with the equation term "
+                        "by term.")
+
+
+def _call_student(name: str, fn, *args):
+    """Call the student's ``fn`` on copies of ``args``: an exception becomes a hint, and an
+    argument changed in place is refused (chapters 7 and 8)."""
+    copies = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
+    try:
+        answer = fn(*copies)
+    except Exception as error:   # the student's error, turned into a hint
+        raise ExerciseError(f"{name}: your function raised {type(error).__name__}: {error}. "
+                            "Check the shapes of the arguments, as the exercise gives them.") from error
+    for original, copy in zip(args, copies):
+        if isinstance(original, torch.Tensor) and not torch.equal(original, copy):
+            raise ExerciseError(f"{name}: your function changed its input in place; compute a "
+                                "new tensor instead (no +=, no assignment into an argument).")
+    return answer
