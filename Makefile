@@ -56,14 +56,14 @@ book-check: $(STAMP)
 ## execute: run chapters (NB=notebooks/01_forward_process.ipynb for one), time them and refresh
 ## the reference outputs of cells marked NBVAL_CHECK_OUTPUT
 execute: $(STAMP)
-	$(BIN)/python benchmarks/chapter_times.py --refresh $(NB)
+	$(BIN)/python tools/chapter_times.py --refresh $(NB)
 
 ## student: copies of the chapters with solutions removed, for a class
 student: $(STAMP)
 	$(BIN)/python -m diffusion_lite.student notebooks student $(if $(OVERWRITE),--overwrite)
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/chapter_times.py $(CHAPTERS)
+	$(BIN)/python tools/chapter_times.py $(CHAPTERS)
 
 clean:
 	rm -rf _build student

@@ -5,5 +5,5 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-# the nbval machinery the notebook tests share with `make nbval` and benchmarks/chapter_times.py
+# the nbval machinery the notebook tests share with `make nbval` and tools/chapter_times.py
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))

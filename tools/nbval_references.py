@@ -7,7 +7,7 @@ live in ``nbval_references.json`` (keyed by notebook and by a hash of the cell's
 
     python tools/nbval_references.py inject _build/nbval notebooks/0*.ipynb
 
-``make execute`` refreshes the references (``benchmarks/chapter_times.py --refresh``).
+``make execute`` refreshes the references (``tools/chapter_times.py --refresh``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Execute chapter notebooks on a fresh kernel and print the seconds each took.
 
-    python benchmarks/chapter_times.py notebooks/0*.ipynb            # time only
-    python benchmarks/chapter_times.py --refresh notebooks/01_*.ipynb  # and refresh references
-    python benchmarks/chapter_times.py --save-executed _build/executed notebooks/05_*.ipynb
+    python tools/chapter_times.py notebooks/0*.ipynb            # time only
+    python tools/chapter_times.py --refresh notebooks/01_*.ipynb  # and refresh references
+    python tools/chapter_times.py --save-executed _build/executed notebooks/05_*.ipynb
 
 The notebooks themselves are never written; ``--save-executed DIR`` writes executed copies
 (with their outputs) to DIR, refusing to replace existing files. ``--refresh`` records the outputs of cells marked
@@ -21,7 +21,7 @@ import nbformat
 import torch
 from nbclient import NotebookClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nbval_references
 
 
