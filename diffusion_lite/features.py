@@ -1,22 +1,19 @@
 """The small classifiers whose features the image metrics read (chapters 5–7 for digits,
 chapter 9 for shapes): each CNN's ``features`` give the Fréchet distance, precision and recall
-of ``metrics``, as FID reads Inception's. Their weights ship in ``zoo/`` and load frozen, checked
-against the zoo's SHA-256 manifest.
+of ``metrics``, as FID reads Inception's. They are zoo models like the others: their recipes are
+``zoo.CLASSIFIER_RECIPES``, their weights ship in ``zoo/`` and load frozen, checked against the
+zoo's SHA-256 manifest, and ``python -m diffusion_lite.zoo train digits_classifier`` reproduces
+them with ``train.train``.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import checkpoints
 from ._validate import check_tensor
-
-CLASSIFIER_PATH = Path(__file__).parent / "zoo" / "digits_classifier.pt"
-SHAPES_CLASSIFIER_PATH = Path(__file__).parent / "zoo" / "shapes_classifier.pt"
+from .train import train
 
 
 class DigitsClassifier(nn.Module):
@@ -40,38 +37,22 @@ class DigitsClassifier(nn.Module):
         return self.head(self.features(images))                         # logits (B, 10)
 
 
-def train_digits_classifier(*, epochs: int = 40, seed: int = 0, progress: bool = False) -> DigitsClassifier:
-    """The recipe of the shipped classifier: Adam, random 1-pixel shifts, digits' train split."""
+def train_digits_classifier(*, steps: int, batch_size: int, lr: float,
+                            generator: torch.Generator | None = None,
+                            progress: bool = False) -> DigitsClassifier:
+    """Train a ``DigitsClassifier`` on the digits' train split, each batch shifted by up to one
+    pixel in each direction (so that FD's features do not hinge on exact positions)."""
     from .data import digits
 
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    images, labels = digits("train")
+    def loss_fn(model, batch):
+        images, labels = batch
+        shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
+        return F.cross_entropy(model(torch.roll(images, shifts=shift, dims=(2, 3))), labels)
+
     model = DigitsClassifier()
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    for _ in range(epochs):
-        for batch in torch.randperm(len(images), generator=generator).split(128):
-            shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
-            x = torch.roll(images[batch], shifts=shift, dims=(2, 3))
-            loss = F.cross_entropy(model(x), labels[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    train(model, loss_fn, digits("train"), steps=steps, batch_size=batch_size, lr=lr,
+          grad_clip=None, generator=generator, progress=progress)
     return model.eval()
-
-
-def _load_frozen(model: nn.Module, path: Path) -> nn.Module:
-    """``model`` with the shipped weights at ``path`` (weights_only, checked against their
-    SHA-256), in eval mode, frozen."""
-    which = path.name.removesuffix("_classifier.pt")
-    fix = (f"reinstall diffusion_lite, or retrain it with `python -m diffusion_lite.zoo classifier "
-           f"{which}` and copy the file to {path}, then run `python -m diffusion_lite.zoo manifest`")
-    expected = checkpoints.read_manifest(path.parent).get(path.name)
-    if expected is None:
-        raise checkpoints.CheckpointError(f"{path}: not listed in "
-                                          f"{path.parent / checkpoints.MANIFEST_NAME}; {fix}")
-    model.load_state_dict(checkpoints.read(path, fix=fix, expected_sha256=expected))
-    return model.eval().requires_grad_(False)
 
 
 @torch.no_grad()
@@ -85,8 +66,10 @@ def _features(classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 def digits_classifier() -> DigitsClassifier:
-    """The shipped classifier (≥ 97% on the digits' test split), loaded with weights_only."""
-    return _load_frozen(DigitsClassifier(), CLASSIFIER_PATH)
+    """The shipped classifier (≥ 97% on the digits' test split): ``zoo.load_classifier``."""
+    from .zoo import load_classifier
+
+    return load_classifier("digits_classifier")
 
 
 def digit_features(images: torch.Tensor, classifier: DigitsClassifier | None = None) -> torch.Tensor:
@@ -117,26 +100,30 @@ class ShapesClassifier(nn.Module):
         return self.head(self.features(images)).split((4, 3, 4), dim=1)
 
 
-def train_shapes_classifier(*, steps: int = 600, seed: int = 0) -> ShapesClassifier:
-    """The recipe of the shipped shapes classifier: Adam on freshly generated shapes."""
+def train_shapes_classifier(*, train_size: int, steps: int, batch_size: int, lr: float,
+                            generator: torch.Generator | None = None,
+                            progress: bool = False) -> ShapesClassifier:
+    """Train a ``ShapesClassifier`` on ``train_size`` generated shapes of all 48 combinations,
+    one cross-entropy per attribute (colour, shape, position)."""
     from .shapes import shapes
 
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+    images, _, attributes = shapes(train_size, generator=generator)
+
+    def loss_fn(model, batch):
+        x, y = batch
+        return sum(F.cross_entropy(logits, y[:, i]) for i, logits in enumerate(model(x)))
+
     model = ShapesClassifier()
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    for _ in range(steps):
-        images, _, attributes = shapes(128, generator=generator)
-        loss = sum(F.cross_entropy(logits, attributes[:, i]) for i, logits in enumerate(model(images)))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    train(model, loss_fn, (images, attributes), steps=steps, batch_size=batch_size, lr=lr,
+          grad_clip=None, generator=generator, progress=progress)
     return model.eval()
 
 
 def shapes_classifier() -> ShapesClassifier:
-    """The shipped shapes classifier, loaded with weights_only."""
-    return _load_frozen(ShapesClassifier(), SHAPES_CLASSIFIER_PATH)
+    """The shipped shapes classifier: ``zoo.load_classifier``."""
+    from .zoo import load_classifier
+
+    return load_classifier("shapes_classifier")
 
 
 def shape_features(images: torch.Tensor, classifier: ShapesClassifier | None = None) -> torch.Tensor:

@@ -13,7 +13,10 @@ for flow models); the state starts at ``x_T`` or at noise of ``shape`` drawn fro
 ``generator``; the step grid comes from one helper per kind of model (``ddim_timesteps``,
 ``FlowPath.grid``); ``cond`` with ``guidance_scale`` wraps the model in ``Guided``, so every
 sampler can be guided; ``callback(i, t_prev, x)`` sees each new state and the step it reached; ``return_trajectory`` also
-returns every state, on the CPU. ``ddpm_sample`` always takes all T steps (no ``num_steps``).
+returns every state, on the CPU. ``ddpm_sample`` always takes all T steps (no ``num_steps``);
+``flow_sample`` has no ``clip_x0`` (a flow model predicts a velocity, not x0). ``ddim_invert``
+runs the other way, data to noise: the data ``x0`` in place of ``shape`` and ``x_T``, and no
+``guidance_scale``, ``uncond``, ``generator`` or ``clip_x0`` (it is deterministic and unguided).
 """
 
 from __future__ import annotations
@@ -222,8 +225,9 @@ def resolve_clip(model, clip_x0):
 
 def prepare(model, shape, *, x_T=None, cond=None, guidance_scale=None, uncond=None,
             device=None, generator=None):
-    """What every sampler does first: the model to call as ``model(x, t)`` (bound to ``cond``
-    and guided by a ``Guided`` wrapper when either is given) and the starting state, ``x_T``
+    """What every sampler does first: the model to call as ``model(x, t)`` (wrapped in
+    ``Guided`` when ``cond``, ``guidance_scale`` or ``uncond`` is given; ``uncond`` only matters
+    with a ``guidance_scale``) and the starting state, ``x_T``
     or standard normal noise of ``shape`` drawn from ``generator``, on ``device`` (default:
     the model's)."""
     if device is None:
@@ -324,8 +328,9 @@ def ddim_invert(model, schedule: NoiseSchedule, x0: torch.Tensor, *, num_steps: 
     start_step=end_step)`` then returns (nearly) ``x0``. Each step uses the noise predicted at
     the state it starts from (at the clean end, the lowest noise level t = 1). Where alpha_bar
     at ``end_step`` is tiny (the cosine schedule's last step), that approximation's error is
-    amplified by 1/sqrt(alpha_bar): stop earlier. The same contract as the samplers, with the
-    data ``x0`` in place of ``shape`` and ``x_T``. Chapter 6."""
+    amplified by 1/sqrt(alpha_bar) when sampling back with ``clip_x0=None``: stop earlier, or
+    sample back with the clip (chapter 6 measures both). The samplers' contract, with the data
+    ``x0`` in place of ``shape`` and ``x_T`` (see the module's docstring). Chapter 6."""
     check_tensor("x0", x0, min_ndim=2)
     model, x = prepare(model, x0.shape, x_T=x0.float(), cond=cond, device=device)
 

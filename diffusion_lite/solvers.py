@@ -8,7 +8,8 @@ reverse SDE is solved with Euler–Maruyama.
 
 Flow matching learns the velocity of the straight path x_t = (1 - t) x0 + t noise directly;
 ``flow_sample`` integrates it from t = 1 to 0. Both samplers follow the contract of
-``samplers`` (model, schedule or path, shape; keyword-only the rest), guidance included.
+``samplers`` (model, schedule or path, shape; keyword-only the rest), guidance included;
+``flow_sample`` has no ``clip_x0``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def ode_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50,
     """Solve the probability-flow ODE (``method="euler"`` or ``"heun"``) or the reverse SDE
     (``"euler_maruyama"``) on ``num_steps`` trailing steps, from noise to data.
 
-    Network calls: ``num_steps`` for Euler and Euler–Maruyama, ``2 · num_steps - 2`` for Heun:
+    Network calls: ``num_steps`` for Euler and Euler–Maruyama, ``2 · num_steps - 2`` for Heun
+    (1 for ``num_steps = 1``):
     its first step (from σ_max, which the cosine schedule puts at ~2·10⁴, orders of magnitude
     above the next level, where averaging two slopes is meaningless) and its last (to σ = 0)
     are Euler steps. ``method="euler"`` equals deterministic DDIM."""

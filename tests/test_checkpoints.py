@@ -98,9 +98,10 @@ def test_a_stale_recipe_is_refused_naming_the_fields(tmp_path, monkeypatch):
 def test_a_damaged_classifier_is_refused(tmp_path, monkeypatch):
     for name in ["digits_classifier.pt", checkpoints.MANIFEST_NAME]:
         shutil.copy(zoo.HERE / name, tmp_path / name)
-    monkeypatch.setattr(features, "CLASSIFIER_PATH", tmp_path / "digits_classifier.pt")
+    monkeypatch.setattr(zoo, "HERE", tmp_path)
     _damage(tmp_path / "digits_classifier.pt", "garbled")
-    with pytest.raises(checkpoints.CheckpointError, match="SHA-256.*zoo classifier digits"):
+    with pytest.raises(checkpoints.CheckpointError,
+                       match="SHA-256.*zoo train digits_classifier.*zoo.load_classifier"):
         features.digits_classifier()
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffusion_lite import datasets_online, features, metrics
+from diffusion_lite import datasets_online, features, metrics, zoo
 from diffusion_lite.data import digits
 
 
@@ -108,7 +108,7 @@ def test_shipped_classifier_is_accurate():
 
 @pytest.mark.slow
 def test_classifier_recipe_reproduces_the_accuracy():
-    model = features.train_digits_classifier()
+    model = zoo.train_recipe("digits_classifier", progress=False)
     x, y = digits("test")
     assert (model(x).argmax(1) == y).float().mean().item() >= 0.97
 

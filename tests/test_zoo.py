@@ -187,3 +187,19 @@ def test_latent_model_stores_the_scale_it_was_trained_with(tmp_path):
     torch.save(state, tmp_path / "old.pt")
     with pytest.raises(zoo.checkpoints.CheckpointError, match="no latent_scale"):
         zoo.load("shapes_latent", file=tmp_path / "old.pt")
+
+
+def test_feature_classifiers_are_zoo_models():
+    """The classifiers FD reads are registered in the zoo like every other shipped model: a
+    recipe, a manifest entry, the recipe stored in the file; the wrong loader is refused."""
+    for name, recipe in zoo.CLASSIFIER_RECIPES.items():
+        assert zoo.path(name).exists() and name + ".pt" in zoo.checkpoints.read_manifest(zoo.HERE)
+        model = zoo.load_classifier(name)
+        assert isinstance(model, (features.DigitsClassifier, features.ShapesClassifier))
+        assert not any(p.requires_grad for p in model.parameters())
+        stored = torch.load(zoo.path(name), weights_only=True)["recipe"]
+        assert stored == dataclasses.asdict(recipe)
+    with pytest.raises(ValueError, match="load it with zoo.load_classifier"):
+        zoo.load("digits_classifier")
+    with pytest.raises(ValueError, match="name: expected one of .*shapes_classifier"):
+        zoo.load_classifier("digits_unet")
