@@ -3,8 +3,6 @@
 # TORCH_SPEC is the torch that setup installs when the venv has none. The default is the
 # CPU build these project machines hold; on your own machine, for example:
 #   make test TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu"
-# Setup installs with --no-compile: pip does not byte-compile every installed module (Python
-# compiles what it imports, on first import), which saves about a minute on a fresh clone.
 PYTHON     ?= python3
 VENV       ?= .venv
 TORCH_SPEC ?= torch==2.13.0
@@ -19,8 +17,8 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q --no-compile $(TORCH_SPEC)
-	$(BIN)/pip install -q --no-compile -e ".[book,test,dev]"
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH_SPEC)
+	$(BIN)/pip install -q -e ".[book,test,dev]"
 	touch $@
 
 ## book: execute the chapters (cached in _build) and build the HTML book, warnings as errors
