@@ -6,7 +6,7 @@ Modules, in the order the book teaches them: ``schedules`` (forward process), ``
 metrics read), ``train``, ``runtime`` (device choice and seeding), ``plotting``, ``checks``
 (exercise checkers, one module per chapter or topic), ``zoo`` (pretrained models) and
 ``checkpoints`` (weight files written and read safely), ``shapes`` and ``text`` (text-to-image
-in miniature).
+in miniature), and ``gan`` (the GAN that chapter 12 measures diffusion against).
 """
 
 from . import (
@@ -14,6 +14,7 @@ from . import (
     checks,
     data,
     features,
+    gan,
     losses,
     metrics,
     plotting,
@@ -29,7 +30,7 @@ from . import (
 from .runtime import pick_device, seed_everything
 from .schedules import NoiseSchedule
 
-__all__ = ["checkpoints", "checks", "data", "features", "losses", "metrics", "plotting",
+__all__ = ["checkpoints", "checks", "data", "features", "gan", "losses", "metrics", "plotting",
            "runtime", "samplers", "schedules", "shapes", "text", "train", "unet", "zoo",
            "NoiseSchedule", "pick_device", "seed_everything"]
 __version__ = "0.1.0"

@@ -53,6 +53,26 @@ def eight_gaussians(n: int, *, std: float = 0.1, radius: float = 2.0,
     return eight_gaussian_centres(radius)[modes] + std * _randn(n, 2, generator)
 
 
+def grid_gaussian_centres(side: int = 5, spacing: float = 1.0) -> torch.Tensor:
+    """The side × side mode centres of ``grid_gaussians``, a square grid centred on the
+    origin, row by row. (side², 2)."""
+    check_positive_int("side", side)
+    if not spacing > 0:
+        raise ValueError(f"spacing: expected a positive distance, got {spacing}")
+    axis = (torch.arange(side) - (side - 1) / 2) * spacing
+    return torch.cartesian_prod(axis, axis).float()
+
+
+def grid_gaussians(n: int, *, side: int = 5, std: float = 0.05, spacing: float = 1.0,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """A mixture of side² equal Gaussians on a square grid (5 × 5 = 25 by default): the harder
+    test of mode coverage that GAN papers use beside the ring of eight. Chapter 12."""
+    check_positive_int("n", n)
+    centres = grid_gaussian_centres(side, spacing)
+    modes = torch.randint(0, len(centres), (n,), generator=generator)
+    return centres[modes] + std * _randn(n, 2, generator)
+
+
 def checkerboard(n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
     """Uniform points on the dark squares of a 4×4 board spanning [-2, 2]²."""
     x = 4 * _rand(n, generator) - 2
@@ -72,7 +92,7 @@ def rings(n: int, *, noise: float = 0.04, generator: torch.Generator | None = No
 
 
 TOY_DATASETS = {"swiss_roll": swiss_roll, "moons": moons, "eight_gaussians": eight_gaussians,
-                "checkerboard": checkerboard, "rings": rings}
+                "checkerboard": checkerboard, "rings": rings, "grid_gaussians": grid_gaussians}
 
 
 def toy_2d(name: str, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:

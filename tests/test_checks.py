@@ -545,3 +545,46 @@ def test_common_failures_get_a_hint_not_a_torch_error():
         checks.check_add_noise(lambda s, x0, t, n: add_noise_ok(s, x0, t, n) / 0 * 0)
     with pytest.raises(ValueError, match="cases: expected at least 1 test case, got 0"):
         checks.check_add_noise(add_noise_ok, cases=0)
+
+
+def test_chapter_12_reference_solutions_pass(capsys):
+    from diffusion_lite.gan import generator_loss, r1_penalty
+
+    checks.check_generator_loss(generator_loss)
+    checks.check_r1_penalty(r1_penalty)
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda lg: __import__("torch").log1p(-lg.sigmoid()).mean(), "saturating"),
+    (lambda lg: __import__("torch").nn.functional.logsigmoid(lg).mean(), "minus sign"),
+    (lambda lg: __import__("torch").nn.functional.softplus(lg).mean(), "look \\*fake\\*"),
+    (lambda lg: -lg.clamp(min=1e-12).log().mean(), "not probabilities"),
+    (lambda lg: __import__("torch").nn.functional.softplus(-lg).sum(), "do not sum"),
+    (lambda lg: __import__("torch").nn.functional.softplus(-lg), "scalar"),
+    (lambda lg: lg.mul_(-1).exp().log1p().mean(), "in place"),
+])
+def test_generator_loss_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_generator_loss(wrong)
+
+
+def _input_gradient(d, x, create_graph=True):
+    import torch as th
+
+    x = x.detach().requires_grad_(True)
+    return th.autograd.grad(d(x).sum(), x, create_graph=create_graph)[0]
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda d, x: _input_gradient(d, x).norm(dim=1).mean(), "Square the norm"),
+    (lambda d, x: _input_gradient(d, x).pow(2).mean(), "averaged over the coordinates"),
+    (lambda d, x: _input_gradient(d, x).pow(2).sum(), "do not sum"),
+    (lambda d, x: (_input_gradient(d, x).norm(dim=1) - 1).pow(2).mean(), "WGAN-GP"),
+    (lambda d, x: d(x).pow(2).mean(), "input points"),
+    (lambda d, x: _input_gradient(d, x, create_graph=False).pow(2).sum(1).mean(), "create_graph"),
+    (lambda d, x: _input_gradient(d, x).pow(2).sum(1), "scalar"),
+])
+def test_r1_penalty_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_r1_penalty(wrong)

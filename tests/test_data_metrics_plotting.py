@@ -23,6 +23,21 @@ def test_eight_gaussians_sit_on_their_centres():
     assert ((shares - 1 / 8).abs() < 0.02).all()
 
 
+def test_grid_gaussians_sit_on_their_25_centres():
+    centres = data.grid_gaussian_centres()
+    assert centres.shape == (25, 2)
+    assert torch.allclose(centres.mean(0), torch.zeros(2))                     # centred grid
+    gaps = torch.cdist(centres, centres) + 1e9 * torch.eye(25)
+    assert gaps.min().item() == pytest.approx(1.0)                            # spacing 1
+    assert centres.abs().max().item() == pytest.approx(2.0)                   # spans [-2, 2]²
+    points = data.grid_gaussians(25_000, generator=torch.Generator().manual_seed(0))
+    shares = metrics.mode_coverage(points, centres)
+    assert shares.sum() > 0.99
+    assert ((shares - 1 / 25).abs() < 0.008).all()
+    with pytest.raises(ValueError, match="spacing"):
+        data.grid_gaussian_centres(spacing=0.0)
+
+
 def test_digits_range_shape_labels_and_split():
     train_x, train_y = data.digits("train")
     test_x, _ = data.digits("test")

@@ -16,6 +16,7 @@ One module per chapter or topic; every checker is also here, as ``checks.check_.
   ``check_cross_attention`` and ``check_prompt_accuracy``
 - ``latent``: chapter 9, ``check_kl`` and ``check_reparameterise``
 - ``score_flow``: chapter 10, ``check_score`` and ``check_flow_pair``
+- ``gans``: chapter 12, ``check_generator_loss`` and ``check_r1_penalty``
 - ``_common``: what they share: ``ExerciseError``, calling the student's function on copies
   of its inputs, and naming the mistake an answer matches
 """
@@ -28,6 +29,7 @@ from .conditioning import (
     check_prompt_accuracy,
 )
 from .forward import check_add_noise
+from .gans import check_generator_loss, check_r1_penalty
 from .latent import check_kl, check_reparameterise
 from .networks import check_conv_output_size, check_timestep_embedding
 from .sampling import check_ddim_step, check_ddpm_step, check_distillation_target, check_slerp
@@ -47,4 +49,5 @@ __all__ = [
     "check_kl", "check_reparameterise",                             # chapter 9
     "check_score", "check_flow_pair",                               # chapter 10
     "check_distillation_target",                                    # chapter 11
+    "check_generator_loss", "check_r1_penalty",                     # chapter 12
 ]
