@@ -559,7 +559,9 @@ def test_chapter_12_reference_solutions_pass(capsys):
     (lambda lg: __import__("torch").log1p(-lg.sigmoid()).mean(), "saturating"),
     (lambda lg: __import__("torch").nn.functional.logsigmoid(lg).mean(), "minus sign"),
     (lambda lg: __import__("torch").nn.functional.softplus(lg).mean(), "look \\*fake\\*"),
-    (lambda lg: -lg.clamp(min=1e-12).log().mean(), "not probabilities"),
+    (lambda lg: -lg.sigmoid().clamp(min=1e-8).log().mean(), "hides the underflow"),
+    (lambda lg: -lg.sigmoid().log().mean(), "underflows to log\\(0\\)"),
+    (lambda lg: __import__("torch").nn.functional.softplus(-lg.detach()).mean(), "no gradient"),
     (lambda lg: __import__("torch").nn.functional.softplus(-lg).sum(), "do not sum"),
     (lambda lg: __import__("torch").nn.functional.softplus(-lg), "scalar"),
     (lambda lg: lg.mul_(-1).exp().log1p().mean(), "in place"),
@@ -584,6 +586,15 @@ def _input_gradient(d, x, create_graph=True):
     (lambda d, x: d(x).pow(2).mean(), "input points"),
     (lambda d, x: _input_gradient(d, x, create_graph=False).pow(2).sum(1).mean(), "create_graph"),
     (lambda d, x: _input_gradient(d, x).pow(2).sum(1), "scalar"),
+    (lambda d, x: 0.5 * _input_gradient(d, x).pow(2).sum(1).mean(), "factor γ/2"),
+    (lambda d, x: __import__("torch").autograd.grad(d(x).sum(), x, create_graph=True)[0]
+     .pow(2).sum(1).mean(), "cannot differentiate"),
+    (lambda d, x: __import__("torch").autograd.grad(d(x.requires_grad_()).sum(), x,
+                                                    create_graph=True)[0].pow(2).sum(1).mean(),
+     "changed the caller"),
+    (lambda d, x: _input_gradient(lambda y: d(y).sigmoid(), x).pow(2).sum(1).mean(),
+     "probability"),
+    (lambda d, x: _input_gradient(lambda y: d(y).mean(), x).pow(2).sum(1).mean(), "Sum the logits"),
 ])
 def test_r1_penalty_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
