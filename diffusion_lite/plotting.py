@@ -73,12 +73,22 @@ def plot_schedule(schedules: dict, *, axes=None):
 
 
 def animate_points(trajectory: torch.Tensor, *, num_frames: int = 30, lim: float = 3.0,
-                   title: str = "step", steps: list[int] | None = None) -> animation.FuncAnimation:
+                   title: str = "step", steps: list[int] | None = None,
+                   background: torch.Tensor | None = None,
+                   markers: torch.Tensor | None = None) -> animation.FuncAnimation:
     """Animate a (S, N, 2) trajectory of point sets, using ``num_frames`` evenly spaced states.
-    ``steps`` labels each state (default: its index)."""
+    ``steps`` labels each state (default: its index); ``background`` (M, 2) points are drawn in
+    grey behind every frame (e.g. the data) and ``markers`` (K, 2) as black crosses (e.g. the
+    modes)."""
     check_tensor("trajectory", trajectory, ndim=3, finite=False)
     index = torch.linspace(0, len(trajectory) - 1, min(num_frames, len(trajectory))).round().long()
     fig, ax = plt.subplots(figsize=(3.2, 3.2))
+    if background is not None:
+        check_tensor("background", background, ndim=2)
+        ax.scatter(*background.T.cpu().numpy(), s=1, color="0.8")
+    if markers is not None:
+        check_tensor("markers", markers, ndim=2)
+        ax.scatter(*markers.T.cpu().numpy(), marker="x", color="black", s=12)
     scatter = ax.scatter(*trajectory[0].T.cpu().numpy(), s=2, alpha=0.5)
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
 

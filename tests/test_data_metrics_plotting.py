@@ -102,5 +102,11 @@ def test_plotting_helpers_run():
     anim = plotting.animate_points(torch.randn(10, 50, 2), num_frames=3)
     html = plotting.to_jshtml(anim).data
     assert "<script" in html and html.count("data:image/png") >= 3
+    framed = plotting.animate_points(torch.randn(4, 50, 2), background=torch.randn(30, 2),
+                                     markers=torch.zeros(3, 2))
+    collections = framed._fig.axes[0].collections
+    assert [len(c.get_offsets()) for c in collections] == [30, 3, 50]        # data, modes, samples
+    with pytest.raises(ValueError, match="background"):
+        plotting.animate_points(torch.randn(4, 50, 2), background=torch.randn(30))
     source = plotting.show_source(add_noise).data
     assert "def add_noise" in source and "diffusion_lite/schedules.py" in source
