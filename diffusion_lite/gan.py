@@ -109,7 +109,8 @@ def r1_penalty(discriminator: nn.Module, real: torch.Tensor) -> torch.Tensor:
 class GANHistory:
     """What ``train_gan`` records: one loss per step, and generator samples on fixed noise."""
 
-    d_loss: list[float] = field(default_factory=list)            # discriminator loss, each step
+    d_loss: list[float] = field(default_factory=list)            # its cross-entropy L_D, each step
+    r1: list[float] = field(default_factory=list)                # its R1 penalty, each step (0 without)
     g_loss: list[float] = field(default_factory=list)            # generator loss, each step
     snapshot_steps: list[int] = field(default_factory=list)      # steps after which samples were kept
     snapshots: list[torch.Tensor] = field(default_factory=list)  # (N, dim) samples, on the CPU
@@ -151,10 +152,9 @@ def train_gan(generator_net: Generator, discriminator: Discriminator, data: torc
         real = data[torch.randint(0, len(data), (batch_size,), generator=generator)].to(device)
         fake = generator_net(randn((batch_size, latent), generator, device)).detach()
         d_loss = discriminator_loss(discriminator(real), discriminator(fake))
-        if r1_gamma > 0:
-            d_loss = d_loss + r1_gamma / 2 * r1_penalty(discriminator, real)
+        penalty = r1_penalty(discriminator, real) if r1_gamma > 0 else torch.zeros(())
         opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
+        (d_loss + r1_gamma / 2 * penalty).backward()
         opt_d.step()
         # 2. the generator: make fresh fakes that the updated discriminator calls real
         g_loss = generator_loss(discriminator(generator_net(randn((batch_size, latent), generator, device))))
@@ -162,6 +162,7 @@ def train_gan(generator_net: Generator, discriminator: Discriminator, data: torc
         g_loss.backward()
         opt_g.step()
         history.d_loss.append(d_loss.item())
+        history.r1.append(penalty.item())
         history.g_loss.append(g_loss.item())
         # 3. a snapshot of the generator's samples on fixed noise
         if snapshot_every is not None and step % snapshot_every == 0:

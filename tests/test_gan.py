@@ -87,7 +87,8 @@ def test_seeded_training_is_reproducible_and_keeps_snapshots():
         results.append((history.g_loss, g_net.sample(5, generator=torch.Generator().manual_seed(2))))
     assert results[0][0] == results[1][0] and torch.equal(results[0][1], results[1][1])
     assert history.snapshot_steps == [10, 20] and history.snapshots[0].shape == (1000, 2)
-    assert len(history.d_loss) == len(history.g_loss) == 20
+    assert len(history.d_loss) == len(history.g_loss) == len(history.r1) == 20
+    assert history.r1 == [0.0] * 20                                   # no penalty asked for
 
 
 @pytest.mark.slow
