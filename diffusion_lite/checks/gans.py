@@ -89,6 +89,11 @@ def check_r1_penalty(fn, cases: int = 3) -> None:
                                     "points: make a copy that requires it, x = real.detach()"
                                     ".requires_grad_(True), and differentiate with respect to "
                                     "x.") from error
+            if "only for scalar outputs" in str(error):
+                raise ExerciseError(f"{name}: torch.autograd.grad needs one number to "
+                                    "differentiate, and the discriminator gives one logit per point "
+                                    "(shape (B,)): differentiate their sum, discriminator(x).sum() "
+                                    "(each point's logit depends on that point alone).") from error
             raise ExerciseError(f"{name}: your function raised RuntimeError: {error}") from error
         if given.requires_grad or not torch.equal(given, real):
             raise ExerciseError(f"{name}: your function changed the caller's tensor `real` (in "
@@ -120,8 +125,9 @@ def check_r1_penalty(fn, cases: int = 3) -> None:
         })
         if not answer.requires_grad:
             raise ExerciseError(f"{name}: your penalty carries no gradient to the discriminator's "
-                                "weights, so adding it to the loss would change nothing. Pass "
-                                "create_graph=True to torch.autograd.grad.")
+                                "weights, so adding it to the loss would change nothing: pass "
+                                "create_graph=True to torch.autograd.grad, and return the result "
+                                "without .detach(), .item() or torch.no_grad().")
         (weight_grad,) = torch.autograd.grad(answer, discriminator.b, allow_unused=True)
         if weight_grad is None:
             raise ExerciseError(f"{name}: your penalty does not depend on the discriminator's "
