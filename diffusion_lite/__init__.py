@@ -6,15 +6,19 @@ Modules, in the order the book teaches them: ``schedules`` (forward process), ``
 metrics read), ``train``, ``runtime`` (device choice and seeding), ``plotting``, ``checks``
 (exercise checkers, one module per chapter or topic), ``zoo`` (pretrained models) and
 ``checkpoints`` (weight files written and read safely), ``shapes`` and ``text`` (text-to-image
-in miniature), and ``gan`` (the GAN that chapter 12 measures diffusion against).
+in miniature), ``gan`` (the GAN that chapter 12 measures diffusion against), and for chapter 13
+``generated`` (non-image data: waveforms, point clouds, trajectories) and ``denoisers`` (their
+networks).
 """
 
 from . import (
     checkpoints,
     checks,
     data,
+    denoisers,
     features,
     gan,
+    generated,
     losses,
     metrics,
     plotting,
@@ -30,7 +34,8 @@ from . import (
 from .runtime import pick_device, seed_everything
 from .schedules import NoiseSchedule
 
-__all__ = ["checkpoints", "checks", "data", "features", "gan", "losses", "metrics", "plotting",
-           "runtime", "samplers", "schedules", "shapes", "text", "train", "unet", "zoo",
+__all__ = ["checkpoints", "checks", "data", "denoisers", "features", "gan", "generated", "losses",
+           "metrics", "plotting", "runtime", "samplers", "schedules", "shapes", "text", "train",
+           "unet", "zoo",
            "NoiseSchedule", "pick_device", "seed_everything"]
 __version__ = "0.1.0"

@@ -4,6 +4,9 @@ of ``metrics``, as FID reads Inception's. They are zoo models like the others: t
 ``zoo.CLASSIFIER_RECIPES``, their weights ship in ``zoo/`` and load frozen, checked against the
 zoo's SHA-256 manifest, and ``python -m diffusion_lite.zoo train digits_classifier`` reproduces
 them with ``train.train``.
+
+Waveforms (chapter 13) need no network: ``spectrum_features`` reads a clip's log band-power
+spectrum and loudness envelope, and the same Fréchet distance compares two sets of clips.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import check_tensor
+from ._validate import check_floating, check_tensor
 from .train import train
 
 
@@ -129,3 +132,36 @@ def shapes_classifier() -> ShapesClassifier:
 def shape_features(images: torch.Tensor, classifier: ShapesClassifier | None = None) -> torch.Tensor:
     """128-d classifier features of (B, 3, 16, 16) shapes images in [-1, 1]."""
     return _features(classifier or shapes_classifier(), images)
+
+
+# ----------------------------------------------------------------------------- waveforms
+
+ENVELOPE_SEGMENTS = 4   # equal time segments whose loudness spectrum_features reports
+
+
+def spectrum_features(x: torch.Tensor, *, bands: int = 16) -> torch.Tensor:
+    """Hand-made features of (B, 1, L) or (B, L) waveforms, (B, bands + ENVELOPE_SEGMENTS + 1):
+    the log power in ``bands`` equal-width frequency bands from 0 to the Nyquist frequency (the
+    rfft's bins averaged per band), the log RMS loudness of ``ENVELOPE_SEGMENTS`` equal time
+    segments (the decay envelope), and the zero-crossing rate. ``metrics.frechet_distance`` on
+    them compares two sets of clips, ``metrics.fd_floor`` gives the floor. Chapter 13."""
+    if isinstance(bands, bool) or not isinstance(bands, int) or bands < 1:
+        raise ValueError(f"bands: expected an int >= 1, got {bands!r}")
+    check_tensor("x", x)
+    if x.ndim == 3 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] < 2 * max(bands, ENVELOPE_SEGMENTS):
+        raise ValueError(f"x: expected waveforms of shape (B, 1, L) or (B, L) with B >= 1 and "
+                         f"L >= {2 * max(bands, ENVELOPE_SEGMENTS)}, got {tuple(x.shape)}")
+    x = check_floating("x", x).double().cpu()                                    # (B, L)
+    floor = 1e-8                                  # -80 dB: keeps silent bands finite
+    # 1. the power spectrum, averaged in equal-width bands (bin 0 is the mean, left out)
+    power = torch.fft.rfft(x, dim=1)[:, 1:].abs() ** 2 / x.shape[1]               # (B, L // 2)
+    edges = torch.linspace(0, power.shape[1], bands + 1).round().long().tolist()
+    band_power = torch.stack([power[:, a:b].mean(1) for a, b in zip(edges[:-1], edges[1:])], 1)
+    # 2. the envelope: loudness of each time segment, and how often the sign changes
+    segments = torch.tensor_split(x, ENVELOPE_SEGMENTS, dim=1)
+    loudness = torch.stack([(s**2).mean(1) for s in segments], 1)                # (B, segments)
+    crossings = (x[:, 1:].sign() != x[:, :-1].sign()).double().mean(1, keepdim=True)
+    return torch.cat([(band_power + floor).log10(), 0.5 * (loudness + floor).log10(),
+                      crossings], 1).float()                                      # (B, F)

@@ -102,6 +102,33 @@ def animate_points(trajectory: torch.Tensor, *, num_frames: int = 30, lim: float
     return animation.FuncAnimation(fig, draw, frames=len(index), interval=150, blit=False)
 
 
+def animate_point_clouds(clouds: torch.Tensor, *, num_frames: int = 24, titles: list[str] | None = None,
+                         lim: float = 1.5, size: float = 2.6) -> animation.FuncAnimation:
+    """A turntable: K point clouds (K, N, 3) side by side, each rotating once about the vertical
+    axis over ``num_frames`` frames (chapter 13)."""
+    check_tensor("clouds", clouds, ndim=3)
+    if clouds.shape[-1] != 3:
+        raise ValueError(f"clouds: expected (K, N, 3) points in 3-D, got shape {tuple(clouds.shape)}")
+    if titles is not None and len(titles) != len(clouds):
+        raise ValueError(f"titles: expected {len(clouds)} titles, one per cloud, got {len(titles)}")
+    fig = plt.figure(figsize=(size * len(clouds), size))
+    axes = [fig.add_subplot(1, len(clouds), k + 1, projection="3d") for k in range(len(clouds))]
+    for k, (ax, cloud) in enumerate(zip(axes, clouds.cpu().numpy())):
+        ax.scatter(cloud[:, 0], cloud[:, 1], cloud[:, 2], s=3, c=cloud[:, 2], cmap="viridis")
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), zlim=(-lim, lim), xticks=[], yticks=[], zticks=[])
+        ax.set_box_aspect((1, 1, 1))
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=9)
+
+    def draw(frame: int):
+        for ax in axes:
+            ax.view_init(elev=25, azim=360 * frame / num_frames)
+        return axes
+
+    plt.close(fig)
+    return animation.FuncAnimation(fig, draw, frames=num_frames, interval=120, blit=False)
+
+
 def animate_images(frames: torch.Tensor, *, labels: list[str] | None = None,
                    size: float = 3.0) -> animation.FuncAnimation:
     """Animate a (S, C, H, W) sequence of images in [-1, 1], one per frame."""

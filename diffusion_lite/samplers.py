@@ -1,4 +1,4 @@
-"""Samplers: pure step functions and the short loops that call them (chapters 3, 6 and 7).
+"""Samplers: pure step functions and the short loops that call them (chapters 3, 6, 7, 13).
 
 A step takes the model's noise prediction ``eps_pred`` and returns the next, less noisy state;
 it never calls the model. The loops (``ddpm_sample``, ``ddim_sample``, ``ddim_invert``, and
@@ -14,9 +14,11 @@ for flow models); the state starts at ``x_T`` or at noise of ``shape`` drawn fro
 ``FlowPath.grid``); ``cond`` with ``guidance_scale`` wraps the model in ``Guided``, so every
 sampler can be guided; ``callback(i, t_prev, x)`` sees each new state and the step it reached; ``return_trajectory`` also
 returns every state, on the CPU. ``ddpm_sample`` always takes all T steps (no ``num_steps``);
-``flow_sample`` has no ``clip_x0`` (a flow model predicts a velocity, not x0). ``ddim_invert``
-runs the other way, data to noise: the data ``x0`` in place of ``shape`` and ``x_T``, and no
-``guidance_scale``, ``uncond``, ``generator`` or ``clip_x0`` (it is deterministic and unguided).
+``flow_sample`` has no ``clip_x0`` (a flow model predicts a velocity, not x0). ``ddpm_sample``
+and ``ddim_sample`` also take ``inpaint=(known, mask)``: they keep the known entries, noised to
+each level, and generate the rest (chapter 13). ``ddim_invert`` runs the other way, data to
+noise: the data ``x0`` in place of ``shape`` and ``x_T``, and no ``guidance_scale``, ``uncond``,
+``generator`` or ``clip_x0`` (it is deterministic and unguided).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ._random import randn, randn_like
 from ._validate import check_choice, check_positive_int, check_same_shape, check_tensor
 from .schedules import (
     NoiseSchedule,
+    add_noise,
     batch_timesteps,
     check_timesteps,
     extract,
@@ -205,6 +208,60 @@ def ddim_timesteps(num_train_steps: int, num_sample_steps: int) -> torch.Tensor:
     return steps.long()                                                      # descending
 
 
+def _check_known(known, mask, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``known`` as float32 and ``mask`` as bool expanded to ``x``'s shape, on its device."""
+    check_tensor("known", known)
+    if not known.is_floating_point() or known.shape != x.shape:
+        raise ValueError(f"known: expected a float tensor of the sample's shape {tuple(x.shape)} "
+                         f"(inpaint=(known, mask)), got {known.dtype} of shape {tuple(known.shape)}")
+    check_tensor("mask", mask)
+    if mask.dtype != torch.bool and not ((mask == 0) | (mask == 1)).all():
+        raise ValueError("mask: expected bool or 0/1 values, 1 where known is kept "
+                         f"(inpaint=(known, mask)), got values {mask.unique()[:5].tolist()}")
+    try:
+        fits = torch.broadcast_shapes(mask.shape, x.shape) == x.shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(f"mask: expected a shape that broadcasts to the sample's {tuple(x.shape)} "
+                         f"(inpaint=(known, mask)), got {tuple(mask.shape)}")
+    return known.to(x), mask.to(device=x.device, dtype=torch.bool).expand(x.shape)
+
+
+def replace_known(schedule: NoiseSchedule, x: torch.Tensor, known: torch.Tensor,
+                  mask: torch.Tensor, t_prev, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Inpainting by replacement: the entries of ``x`` (a state at level ``t_prev``) where
+    ``mask`` (bool or 0/1, broadcastable to x) is true become ``known`` noised to that level,
+    add_noise(known, t_prev, fresh noise), so exactly ``known`` at t_prev = 0; the others are
+    kept. The model then fills in the rest to agree with them (Song et al. 2021, "score SDE",
+    appendix I.2; Lugmayr et al. 2022, RePaint, eq. 8, without its resampling). Noise is drawn
+    for the known entries only, so an all-false mask draws nothing and changes nothing.
+    Chapter 13."""
+    known, keep = _check_known(known, mask, x)
+    noise = torch.zeros_like(x)
+    noise[keep] = randn((int(keep.sum()),), generator, x.device)
+    known_t = add_noise(schedule, known, batch_timesteps(t_prev, x.shape[0], x.device), noise)
+    return torch.where(keep, known_t, x)
+
+
+def _with_inpainting(schedule: NoiseSchedule, x: torch.Tensor, grid: list, step, inpaint,
+                     generator):
+    """A loop's starting state and step with ``replace_known`` applied to the start (at level
+    grid[0]) and after every step (at its t_prev); both unchanged when ``inpaint`` is None."""
+    if inpaint is None:
+        return x, step
+    if not isinstance(inpaint, (tuple, list)) or len(inpaint) != 2:
+        got = type(inpaint).__name__
+        got += f" of length {len(inpaint)}" if isinstance(inpaint, (tuple, list)) else ""
+        raise TypeError(f"inpaint: expected a pair (known, mask) or None, got {got}")
+    known, mask = _check_known(*inpaint, x)
+
+    def step_and_replace(x, t, t_prev):
+        return replace_known(schedule, step(x, t, t_prev), known, mask, t_prev, generator=generator)
+
+    return replace_known(schedule, x, known, mask, grid[0], generator=generator), step_and_replace
+
+
 # ----------------------------------------------------------------------------- the loops
 
 FROM_MODEL = "model"   # clip_x0's default: the range the model was trained on, if it says
@@ -266,12 +323,14 @@ def run(x: torch.Tensor, grid: list, step, *, desc: str, progress: bool, callbac
 @torch.no_grad()
 def ddpm_sample(model, schedule: NoiseSchedule, shape, *, x_T=None, cond=None,
                 guidance_scale: float | None = None, uncond=None, variance: str = "beta_tilde",
-                clip_x0: float | None | str = FROM_MODEL, device=None,
+                clip_x0: float | None | str = FROM_MODEL, inpaint=None, device=None,
                 generator: torch.Generator | None = None, progress: bool = True, callback=None,
                 return_trajectory: bool = False):
     """Ancestral sampling over all T steps (Ho et al. 2020, Algorithm 2). Returns x_0, and
     with ``return_trajectory`` also every state x_T ... x_0 on the CPU. ``guidance_scale`` turns
-    on classifier-free guidance towards ``cond`` (see ``guided_eps``). Chapters 3, 7."""
+    on classifier-free guidance towards ``cond`` (see ``guided_eps``). ``inpaint=(known, mask)``
+    keeps the entries where ``mask`` is true equal to ``known``, noised to each level, and
+    fills in the rest (see ``replace_known``). Chapters 3, 7, 13."""
     check_choice("variance", variance, DDPM_VARIANCES)
     clip_x0 = resolve_clip(model, clip_x0)
     model, x = prepare(model, shape, x_T=x_T, cond=cond, guidance_scale=guidance_scale,
@@ -281,22 +340,24 @@ def ddpm_sample(model, schedule: NoiseSchedule, shape, *, x_T=None, cond=None,
         eps_pred = model(x, batch_timesteps(t, x.shape[0], x.device))
         return ddpm_step(schedule, eps_pred, x, t, variance=variance, clip_x0=clip_x0, generator=generator)
 
-    return run(x, list(range(schedule.num_steps, -1, -1)), step, desc="DDPM", progress=progress,
-               callback=callback, return_trajectory=return_trajectory)
+    grid = list(range(schedule.num_steps, -1, -1))
+    x, step = _with_inpainting(schedule, x, grid, step, inpaint, generator)
+    return run(x, grid, step, desc="DDPM", progress=progress, callback=callback,
+               return_trajectory=return_trajectory)
 
 
 @torch.no_grad()
 def ddim_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50, eta: float = 0.0,
                 x_T=None, start_step: int | None = None, cond=None,
                 guidance_scale: float | None = None, uncond=None,
-                clip_x0: float | None | str = FROM_MODEL, device=None,
+                clip_x0: float | None | str = FROM_MODEL, inpaint=None, device=None,
                 generator: torch.Generator | None = None, progress: bool = True, callback=None,
                 return_trajectory: bool = False):
     """DDIM sampling on ``num_steps`` of the T training steps (Song et al. 2021, sec. 4.2).
     Returns x_0, and with ``return_trajectory`` every visited state on the CPU. ``eta = 1``
-    is DDPM on the strided chain ("strided DDPM"); ``guidance_scale`` as in ``ddpm_sample``.
-    ``start_step`` (default T) starts from a partly noisy ``x_T`` at that step instead, as
-    after ``ddim_invert(..., end_step=start_step)``. Chapters 3, 6, 7."""
+    is DDPM on the strided chain ("strided DDPM"); ``guidance_scale`` and ``inpaint`` as in
+    ``ddpm_sample``. ``start_step`` (default T) starts from a partly noisy ``x_T`` at that step
+    instead, as after ``ddim_invert(..., end_step=start_step)``. Chapters 3, 6, 7, 13."""
     clip_x0 = resolve_clip(model, clip_x0)
     model, x = prepare(model, shape, x_T=x_T, cond=cond, guidance_scale=guidance_scale,
                        uncond=uncond, device=device, generator=generator)
@@ -306,6 +367,7 @@ def ddim_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50, e
         return ddim_step(schedule, eps_pred, x, t, t_prev, eta=eta, clip_x0=clip_x0, generator=generator)
 
     grid = _strided_steps(schedule, num_steps, start_step, "start_step").tolist() + [0]
+    x, step = _with_inpainting(schedule, x, grid, step, inpaint, generator)
     return run(x, grid, step, desc="DDIM", progress=progress, callback=callback,
                return_trajectory=return_trajectory)
 

@@ -599,3 +599,50 @@ def _input_gradient(d, x, create_graph=True):
 def test_r1_penalty_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
         checks.check_r1_penalty(wrong)
+
+
+def _noised(schedule, known, t, noise):
+    alpha_bar = schedule.alpha_bars[t][:, None, None]
+    return alpha_bar.sqrt() * known + (1 - alpha_bar).sqrt() * noise
+
+
+def _chamfer_parts(a, b):
+    import torch as th
+
+    d2 = th.cdist(a, b) ** 2
+    return d2.min(dim=2).values, d2.min(dim=1).values
+
+
+def test_chapter_13_reference_solutions_pass(capsys):
+    import torch as th
+
+    checks.check_replace_known(
+        lambda s, x, known, mask, t, noise: th.where(mask, _noised(s, known, t, noise), x))
+    checks.check_chamfer_distance(
+        lambda a, b: sum(part.mean(1) for part in _chamfer_parts(a, b)))
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda s, x, known, mask, t, noise: __import__("torch").where(mask, known, x), "Noise the known"),
+    (lambda s, x, known, mask, t, noise: __import__("torch").where(mask, x, _noised(s, known, t, noise)),
+     "KEEP"),
+    (lambda s, x, known, mask, t, noise: __import__("torch").where(mask, _noised(s, known, t + 1, noise), x),
+     "one step noisier"),
+    (lambda s, x, known, mask, t, noise: _noised(s, known, t, noise), "unknown entries"),
+])
+def test_replace_known_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_replace_known(wrong)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda a, b: _chamfer_parts(a, b)[0].mean(1), "both directions"),
+    (lambda a, b: _chamfer_parts(a, b)[1].mean(1), "only b to a"),
+    (lambda a, b: sum(part.sqrt().mean(1) for part in _chamfer_parts(a, b)), "squared"),
+    (lambda a, b: sum(part.sum(1) for part in _chamfer_parts(a, b)), "mean"),
+    (lambda a, b: sum(part.mean() for part in _chamfer_parts(a, b)), "shape"),
+])
+def test_chamfer_mistakes_are_named(wrong, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_chamfer_distance(wrong)

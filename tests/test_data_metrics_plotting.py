@@ -108,5 +108,11 @@ def test_plotting_helpers_run():
     assert [len(c.get_offsets()) for c in collections] == [30, 3, 50]        # data, modes, samples
     with pytest.raises(ValueError, match="background"):
         plotting.animate_points(torch.randn(4, 50, 2), background=torch.randn(30))
+    turntable = plotting.animate_point_clouds(torch.randn(2, 40, 3), titles=["a", "b"], num_frames=3)
+    assert plotting.to_jshtml(turntable).data.count("data:image/png") >= 3
+    with pytest.raises(ValueError, match="clouds: expected"):
+        plotting.animate_point_clouds(torch.randn(2, 40, 2))
+    with pytest.raises(ValueError, match="titles"):
+        plotting.animate_point_clouds(torch.randn(2, 40, 3), titles=["only one"])
     source = plotting.show_source(add_noise).data
     assert "def add_noise" in source and "diffusion_lite/schedules.py" in source

@@ -17,11 +17,13 @@ One module per chapter or topic; every checker is also here, as ``checks.check_.
 - ``latent``: chapter 9, ``check_kl`` and ``check_reparameterise``
 - ``score_flow``: chapter 10, ``check_score`` and ``check_flow_pair``
 - ``gans``: chapter 12, ``check_generator_loss`` and ``check_r1_penalty``
+- ``beyond``: chapter 13, ``check_replace_known`` and ``check_chamfer_distance``
 - ``_common``: what they share: ``ExerciseError``, calling the student's function on copies
   of its inputs, and naming the mistake an answer matches
 """
 
 from ._common import ExerciseError
+from .beyond import check_chamfer_distance, check_replace_known
 from .conditioning import (
     check_cross_attention,
     check_drop_labels,
@@ -50,4 +52,5 @@ __all__ = [
     "check_score", "check_flow_pair",                               # chapter 10
     "check_distillation_target",                                    # chapter 11
     "check_generator_loss", "check_r1_penalty",                     # chapter 12
+    "check_replace_known", "check_chamfer_distance",                # chapter 13
 ]
