@@ -70,7 +70,7 @@ def write_student_copies(source_dir, target_dir, *, overwrite: bool = False) -> 
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("source_dir", help="folder of chapter notebooks (notebooks/)")
     parser.add_argument("target_dir", help="folder for the student copies (student/)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing copies")
