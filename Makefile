@@ -11,7 +11,7 @@ STAMP      := $(VENV)/.installed
 CHAPTERS   := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 NB         ?= $(CHAPTERS)
 
-.PHONY: setup book test lint unit nbval book-check execute student bench clean
+.PHONY: setup assets book test lint unit nbval site browser-check book-check execute student bench clean
 
 setup: $(STAMP)
 
@@ -21,31 +21,60 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[book,test,dev]"
 	touch $@
 
+# MathJax for the pages, from npm (book/offline pins it), so that the book typesets offline
+ASSETS := _build/offline/static/mathjax/tex-chtml.js
+assets: $(ASSETS)
+
+$(ASSETS): book/offline/package.json book/offline/package-lock.json
+	rm -rf _build/offline && mkdir -p _build/offline/static
+	cp book/offline/package.json book/offline/package-lock.json _build/offline/
+	cd _build/offline && npm ci --no-audit --no-fund --silent
+	cp -r _build/offline/node_modules/mathjax/es5 _build/offline/static/mathjax
+
 ## book: execute the chapters (cached in _build) and build the HTML book, warnings as errors
-book: $(STAMP)
+book: $(STAMP) $(ASSETS)
 	$(BIN)/jupyter-book build . -W -n --keep-going --all
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
-## test: lint, unit tests, every chapter under nbval, and a structural build of the book
-test: lint unit nbval book-check
+## test: lint, unit tests, every chapter under nbval, the book built from those runs, and
+## the built book checked in a browser. Each chapter executes once.
+test: lint unit nbval site browser-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n 2 tests
 
 # nbval runs on copies of the chapters that carry the reference outputs of the cells marked
-# NBVAL_CHECK_OUTPUT (tools/nbval_references.json); the stored chapters have no outputs.
+# NBVAL_CHECK_OUTPUT (tools/nbval_references.json); the stored chapters have no outputs. Two
+# chapters run side by side, one thread each, and each executed chapter is kept in
+# _build/executed for the book (`make site`).
 nbval: $(STAMP)
-	rm -rf _build/nbval
+	rm -rf _build/nbval _build/executed
 	$(BIN)/python tools/nbval_references.py inject _build/nbval $(CHAPTERS)
-	PYTHONPATH=tools $(BIN)/python -m pytest -p no:randomly -p nbval_output_timeout \
-	    --nbval-lax --nbval-current-env \
+	OMP_NUM_THREADS=1 PYTHONPATH=tools $(BIN)/python -m pytest -p no:randomly \
+	    -p nbval_output_timeout -p nbval_executed --nbval-executed-dir _build/executed \
+	    -n 2 --dist loadfile --nbval-lax --nbval-current-env \
 	    --nbval-sanitize-with tools/nbval_sanitize.cfg _build/nbval
 
-# The book built with execution off: broken references, citations or TOC entries fail.
-book-check: $(STAMP)
+## site: the HTML book (_build/site/_build/html) from the chapters `make nbval` executed,
+## warnings as errors
+site: $(STAMP) $(ASSETS)
+	$(BIN)/python tools/site_source.py _build/executed _build/site-src
+	$(BIN)/jupyter-book build _build/site-src --path-output _build/site -W -n --keep-going --all -q
+
+## browser-check: every page of the built book in headless Chromium (Debian's), offline;
+## screenshots in _build/site/screenshots
+browser-check: $(STAMP)
+	command -v chromium >/dev/null || { command -v apt-get >/dev/null && \
+	    apt-get install -y -qq chromium >/dev/null; } || \
+	    { echo "browser-check: needs Debian's chromium (apt-get install chromium)" >&2; exit 1; }
+	$(BIN)/python tools/check_site.py _build/site/_build/html _build/site/screenshots
+
+# The book built with execution off, in seconds: broken references, citations or TOC entries
+# fail. (`make site` is the full build.)
+book-check: $(STAMP) $(ASSETS)
 	mkdir -p _build
 	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
 	    c['execute']['execute_notebooks'] = 'off'; \

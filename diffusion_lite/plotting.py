@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -146,11 +147,22 @@ def animate_images(frames: torch.Tensor, *, labels: list[str] | None = None,
     return animation.FuncAnimation(fig, draw, frames=len(frames), interval=200, blit=False)
 
 
+# matplotlib's controls draw their icons with Font Awesome from a CDN; these characters need
+# no network (the book's pages work offline, and so does a notebook without internet)
+_CONTROL_GLYPHS = {"minus": "\u2212", "fast-backward": "\u23ee", "step-backward": "|\u25c0",
+                   "play fa-flip-horizontal": "\u25c0", "pause": "\u23f8", "play": "\u25b6",
+                   "step-forward": "\u25b6|", "fast-forward": "\u23ed", "plus": "+"}
+_FONT_AWESOME_LINK = re.compile(r"<link[^>]*font-awesome[^>]*>\n?")
+_CONTROL_ICON = re.compile(r'<i class="fa fa-([a-z -]+?)"></i>')
+
+
 def to_jshtml(anim: animation.FuncAnimation):
-    """An animation as HTML with play controls, which survives in the static book."""
+    """An animation as HTML with play controls, which survives in the static book and works
+    offline."""
     from IPython.display import HTML
 
-    return HTML(anim.to_jshtml(default_mode="once"))
+    html = _FONT_AWESOME_LINK.sub("", anim.to_jshtml(default_mode="once"))
+    return HTML(_CONTROL_ICON.sub(lambda m: _CONTROL_GLYPHS.get(m.group(1), m.group(0)), html))
 
 
 def show_source(obj):
