@@ -22,13 +22,17 @@ COPIED = ("_toc.yml", "book")
 
 
 def site_config(config: dict) -> dict:
-    """The book's configuration with execution off and the static folder made absolute (the
-    copy is built from another folder)."""
+    """The book's configuration with execution off, the static folder made absolute (the copy
+    is built from another folder) and outputs of unknown type made errors."""
     config = dict(config)
     config["execute"] = {**config.get("execute", {}), "execute_notebooks": "off"}
     sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
     sphinx_config["html_static_path"] = [str((ROOT / p).resolve())
                                          for p in sphinx_config.get("html_static_path", [])]
+    # the executed copies hold no widget views (tools/nbval_executed.py), so an output the
+    # book cannot show is lost output: let it fail the build
+    sphinx_config["suppress_warnings"] = [w for w in sphinx_config.get("suppress_warnings", [])
+                                          if w != "mystnb.unknown_mime_type"]
     return config
 
 
