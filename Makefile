@@ -26,6 +26,7 @@ ASSETS := _build/offline/static/mathjax/tex-chtml.js
 assets: $(ASSETS)
 
 $(ASSETS): book/offline/package.json book/offline/package-lock.json
+	@command -v npm >/dev/null || { echo "assets: needs npm (Node.js) to fetch MathJax" >&2; exit 1; }
 	rm -rf _build/offline && mkdir -p _build/offline/static
 	cp book/offline/package.json book/offline/package-lock.json _build/offline/
 	cd _build/offline && npm ci --no-audit --no-fund --silent

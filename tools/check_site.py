@@ -28,6 +28,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import yaml
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -115,8 +117,9 @@ def solution_toggles(page) -> list[str]:
             if body.is_visible():
                 problems.append(f"solution {i + 1} is visible before any click")
             toggles.nth(i).click()
-            page.wait_for_timeout(300)
-            if not body.is_visible():
+            try:
+                body.wait_for(state="visible", timeout=3000)
+            except PlaywrightTimeout:
                 problems.append(f"solution {i + 1} does not open on a click")
     return problems
 
@@ -194,8 +197,8 @@ def check_page(page, site: Path, name: str, screenshots: Path, anchors: Anchors,
                 problems.append(f"Colab link does not open this chapter: {url}")
         problems += solution_toggles(page)
     screenshots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(screenshots / (name.replace("/", "_").removesuffix(".html") + ".png")),
-                    full_page=True)
+    page.screenshot(path=str(screenshots / (name.replace("/", "_").removesuffix(".html") + ".jpg")),
+                    full_page=True, type="jpeg", quality=70)
     print(f"{name}: {facts['math']} formulas, {len(facts['images'])} images, "
           f"{len(facts['animations'])} animations, {len(facts['audios'])} audio players, "
           f"{len(set(facts['citations']))} citation links, {facts['solutions']} solutions"
@@ -215,8 +218,6 @@ def check_search(page, site: Path, query: str = "DDIM") -> list[str]:
 
 
 def main(site: Path, screenshots: Path, only: list[str] | None = None) -> int:
-    from playwright.sync_api import sync_playwright
-
     if not (site / "index.html").exists():
         raise SystemExit(f"site: expected a built book with index.html in {site}, found none "
                          "(run `make site`)")
