@@ -11,7 +11,7 @@ STAMP      := $(VENV)/.installed
 CHAPTERS   := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 NB         ?= $(CHAPTERS)
 
-.PHONY: setup assets book test lint unit nbval site browser-check book-check execute student bench clean
+.PHONY: setup assets book test lint unit nbval site browser-check book-check execute portable student bench clean
 
 setup: $(STAMP)
 
@@ -87,6 +87,11 @@ book-check: $(STAMP) $(ASSETS)
 ## the reference outputs of cells marked NBVAL_CHECK_OUTPUT
 execute: $(STAMP)
 	$(BIN)/python tools/chapter_times.py --refresh $(NB)
+
+## portable: regenerate colab/, the chapters in a form Colab and plain JupyterLab display
+## (tests/test_portable_edition.py fails while it is stale)
+portable: $(STAMP)
+	$(BIN)/python tools/portable_edition.py
 
 ## student: copies of the chapters with solutions removed, for a class
 student: $(STAMP)

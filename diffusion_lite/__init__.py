@@ -38,4 +38,5 @@ __all__ = ["checkpoints", "checks", "data", "denoisers", "features", "gan", "gen
            "metrics", "plotting", "runtime", "samplers", "schedules", "shapes", "text", "train",
            "unet", "zoo",
            "NoiseSchedule", "pick_device", "seed_everything"]
-__version__ = "0.1.0"
+# the release: tagged v<version> in the repository; every chapter's setup cell pins it
+__version__ = "0.2.0"

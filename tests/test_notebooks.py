@@ -58,14 +58,51 @@ def test_known_kernel(path):
     assert _load(path)["metadata"]["kernelspec"]["name"] == "python3"
 
 
+def _package_version() -> str:
+    """The release: ``diffusion_lite.__version__``, which pyproject.toml reads as its version."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'version = { attr = "diffusion_lite.__version__" }' in pyproject, "pyproject's version moved"
+    init = (ROOT / "diffusion_lite" / "__init__.py").read_text()
+    return re.search(r'^__version__ = "([^"]+)"', init, re.M).group(1)
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_setup_cell_first(path):
+    """Where the package is missing, the setup cell installs the release the chapter is written
+    for (tagged v<version>) with %pip, then checks the version it imported."""
     setup = _source(_code_cells(_load(path))[0])
     assert setup.startswith("# Setup")
     assert f'REPOSITORY = "{REPOSITORY}"' in setup, "setup cell and _config.yml disagree on the URL"
-    for needed in ("google.colab", "import diffusion_lite as dl", "dl.pick_device()",
-                   "dl.seed_everything("):
+    version = re.search(r'^VERSION = "([^"]*)"$', setup, re.M)
+    assert version and version.group(1) == _package_version(), (
+        f"{path.name}: the setup cell pins {version and version.group(1)!r}, the package is "
+        f"{_package_version()!r}")
+    for needed in ('if importlib.util.find_spec("diffusion_lite") is None:\n'
+                   '    %pip install "git+{REPOSITORY}@v{VERSION}"\n',
+                   "import diffusion_lite as dl", "if dl.__version__ != VERSION:",
+                   "dl.pick_device()", "dl.seed_everything("):
         assert needed in setup, f"{path.name}: setup cell lacks {needed!r}"
+    assert "google.colab" not in setup and "subprocess" not in setup
+
+
+def _colab_url(name):
+    slug = REPOSITORY.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{slug}/blob/{CONFIG['repository']['branch']}/colab/{name}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_first_cell_ends_with_a_badge_to_its_portable_copy(path):
+    first = next(c for c in _load(path)["cells"] if c["cell_type"] == "markdown")
+    badge = re.search(r"\[!\[Open in Colab\]\(([^)]+)\)\]\(([^)]+)\)\Z", _source(first))
+    assert badge, f"{path.name}: the first markdown cell does not end with the Colab badge"
+    assert (path.parent / badge.group(1)).resolve().is_file(), f"{path.name}: no image {badge.group(1)}"
+    assert badge.group(2) == _colab_url(path.name)
+    assert (ROOT / "colab" / path.name).is_file(), f"no portable copy colab/{path.name}: make portable"
+
+
+def test_no_launch_button_to_the_source_notebooks():
+    # Colab would open the MyST source, which it shows as raw text; the badges open colab/
+    assert "colab_url" not in CONFIG.get("launch_buttons", {})
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -92,7 +129,8 @@ def test_readme_badges_use_the_configured_repository():
     badges = re.findall(r"https://colab\.research\.google\.com/github/([^)\s]+)", readme)
     assert len(badges) == len(CHAPTERS)
     for path, badge in zip(CHAPTERS, badges):
-        assert badge == f"{slug}/blob/{CONFIG['repository']['branch']}/notebooks/{path.name}"
+        assert badge == f"{slug}/blob/{CONFIG['repository']['branch']}/colab/{path.name}"
+        assert f"https://colab.research.google.com/github/{badge}" == _colab_url(path.name)
 
 
 def test_every_chapter_is_in_the_table_of_contents():
