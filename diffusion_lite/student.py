@@ -1,6 +1,7 @@
 """Write student copies of the chapters: every solution between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION`` (nbgrader's markers) becomes ``raise NotImplementedError``, and the model
-answers to written exercises (``{solution}`` blocks) are removed.
+answers to written exercises are removed: a markdown cell that nbgrader's metadata marks as an
+answer becomes ``YOUR ANSWER HERE``, and ``{solution}`` blocks elsewhere are deleted.
 
     python -m diffusion_lite.student notebooks student
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 from pathlib import Path
 
@@ -35,6 +37,15 @@ def strip_written_answers(source: str) -> str:
     return _WRITTEN_ANSWER.sub("", source)
 
 
+ANSWER_STUB = "YOUR ANSWER HERE"      # what nbgrader leaves in an answer cell, too
+
+
+def _is_answer_cell(cell: dict) -> bool:
+    """A markdown cell that nbgrader's metadata marks as a student's answer (a solution cell)."""
+    return cell["cell_type"] == "markdown" and bool(
+        cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+
+
 def student_notebook(notebook: dict) -> dict:
     """A copy of a notebook (as JSON) with code solutions and written answers removed."""
     copy = json.loads(json.dumps(notebook))
@@ -43,18 +54,42 @@ def student_notebook(notebook: dict) -> dict:
         if cell["cell_type"] == "code":
             cell["source"] = strip_solutions(source)
             cell["outputs"], cell["execution_count"] = [], None
+        elif _is_answer_cell(cell):
+            cell["source"] = ANSWER_STUB
         elif cell["cell_type"] == "markdown":
             cell["source"] = strip_written_answers(source)
     return copy
 
 
+def _refuse_source_as_target(source_dir: Path, target_dir: Path, notebooks: list[Path]) -> None:
+    """Raise ValueError if writing into ``target_dir`` would replace a source notebook: the same
+    folder (also through a symbolic link), or a copy's path that is a source file (a link)."""
+    if target_dir.resolve() == source_dir.resolve():
+        raise ValueError(f"target_dir: expected a folder other than source_dir, got {target_dir}, "
+                         f"which is {source_dir} (resolved: {source_dir.resolve()}); the copies "
+                         "would replace the instructor's notebooks. Write them elsewhere, e.g. "
+                         "student/")
+    if (target_dir.exists() or target_dir.is_symlink()) and not target_dir.is_dir():
+        raise ValueError(f"target_dir: expected a folder or a new path, got {target_dir}, which "
+                         "is a file or a broken link")
+    for path in notebooks:
+        out = target_dir / path.name
+        source = next((p for p in notebooks if out.exists() and os.path.samefile(out, p)), None)
+        if source is not None:
+            raise ValueError(f"target_dir: expected copies that are new files, but {out} is the "
+                             f"source notebook {source} (a link to it); the copy would replace "
+                             "the instructor's notebook. Remove the link or write elsewhere")
+
+
 def write_student_copies(source_dir, target_dir, *, overwrite: bool = False) -> list[Path]:
     """Write a student copy of every ``*.ipynb`` in ``source_dir`` into ``target_dir``.
-    Refuses to replace existing copies (a student's work) unless ``overwrite=True``."""
+    Refuses to replace existing copies (a student's work) unless ``overwrite=True``, and always
+    refuses to write over the source notebooks themselves."""
     source_dir, target_dir = Path(source_dir), Path(target_dir)
     notebooks = sorted(source_dir.glob("[0-9]*.ipynb"))
     if not notebooks:
         raise ValueError(f"source_dir: expected chapter notebooks in {source_dir}, found none")
+    _refuse_source_as_target(source_dir, target_dir, notebooks)
     existing = [target_dir / p.name for p in notebooks if (target_dir / p.name).exists()]
     if existing and not overwrite:
         raise FileExistsError(f"target_dir: {len(existing)} copies already exist in {target_dir} "

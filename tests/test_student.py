@@ -10,6 +10,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from diffusion_lite.student import (
+    ANSWER_STUB,
+    main,
     strip_solutions,
     strip_written_answers,
     student_notebook,
@@ -41,19 +43,39 @@ def test_written_answers_are_removed():
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_student_copy_removes_every_solution_and_nothing_else(path):
+    """Code solutions become NotImplementedError; each written answer (a markdown cell marked
+    as nbgrader's solution, the whole of a ```{solution}``` block or the written part of a coding
+    exercise's answer) becomes the answer stub; every other cell is unchanged."""
     original = json.loads(path.read_text())
     copy = student_notebook(original)
     assert len(copy["cells"]) == len(original["cells"])
+    answers = 0
     for before, after in zip(original["cells"], copy["cells"]):
         text_before, text_after = "".join(before["source"]), "".join(after["source"])
         if "### BEGIN SOLUTION" in text_before:
             assert "### BEGIN SOLUTION" not in text_after
             assert "raise NotImplementedError" in text_after
-        elif "```{solution}" in text_before:
-            assert "```{solution}" not in text_after and "```{exercise}" in text_after
-            assert len(text_after) < len(text_before)
+        elif before["metadata"].get("nbgrader", {}).get("solution"):
+            assert before["cell_type"] == "markdown" and text_after == ANSWER_STUB
+            answers += 1
         else:
+            assert "```{solution}" not in text_before, "a model answer outside an answer cell"
             assert text_before == text_after
+    assert answers == "".join(_text(c) for c in original["cells"]).count("```{solution}") + sum(
+        1 for c in original["cells"] if c["metadata"].get("nbgrader", {}).get("points") == 0)
+
+
+def _text(cell):
+    return "".join(cell["source"])
+
+
+def test_unmarked_notebook_loses_its_solution_blocks():
+    """A notebook without nbgrader metadata: ```{solution}``` blocks are cut from their cells."""
+    cell = {"cell_type": "markdown", "metadata": {}, "source": (
+        "```{exercise} Q\n:label: ex-a\n\nWhy?\n```\n\n```{solution} ex-a\n:class: dropdown\n\n"
+        "Because.\n```")}
+    copy = student_notebook({"cells": [cell]})
+    assert _text(copy["cells"][0]) == "```{exercise} Q\n:label: ex-a\n\nWhy?\n```"
 
 
 def test_write_student_copies_never_overwrites_silently(tmp_path):
@@ -63,6 +85,30 @@ def test_write_student_copies_never_overwrites_silently(tmp_path):
     with pytest.raises(FileExistsError, match="--overwrite"):
         write_student_copies(ROOT / "notebooks", tmp_path)
     assert (tmp_path / CHAPTERS[0].name).read_text() == "a student's work"
+
+
+def test_refuses_to_write_over_its_source(tmp_path, capsys):
+    """`student notebooks notebooks --overwrite` would strip the instructor's solutions in place:
+    refused, through the same path, a symbolic link to the folder, or links to the notebooks."""
+    source = tmp_path / "notebooks"
+    source.mkdir()
+    for path in CHAPTERS[:2]:
+        (source / path.name).write_text(path.read_text())
+    before = {p.name: p.read_text() for p in source.iterdir()}
+    (tmp_path / "link").symlink_to(source, target_is_directory=True)
+    linked = tmp_path / "linked_files"
+    linked.mkdir()
+    for path in source.iterdir():
+        (linked / path.name).symlink_to(path)
+    for target in (source, tmp_path / "link", tmp_path / "notebooks" / ".." / "notebooks"):
+        with pytest.raises(ValueError, match="target_dir: expected a folder other than source_dir"):
+            write_student_copies(source, target, overwrite=True)
+    with pytest.raises(ValueError, match="target_dir: .* is the source notebook"):
+        write_student_copies(source, linked, overwrite=True)
+    with pytest.raises(SystemExit, match="make student: target_dir: expected a folder other"):
+        main([str(source), str(source), "--overwrite"])
+    assert {p.name: p.read_text() for p in source.iterdir()} == before
+    assert "### BEGIN SOLUTION" in before[CHAPTERS[0].name]
 
 
 @pytest.mark.slow
