@@ -101,9 +101,12 @@ def test_forms_of_each_markup(tmp_path):
     assert cells[3] == f"{pe.SOLUTION_TITLE}\ndef f():\n    return 1"           # start cell dropped
     assert nb["cells"][3]["metadata"] == {**grading, "cellView": "form",
                                           "jupyter": {"source_hidden": True}}
-    assert cells[4] == "<details><summary>Solution</summary>\n\nBecause.\n\n</details>"
-    assert cells[5] == "check(f)" and nb["cells"][5]["metadata"] == {}
-    assert cells[6] == "Exercise *Code it* again."
+    assert cells[4].startswith("# Your turn: write your own `f` here")   # where the reader writes
+    assert nb["cells"][4]["metadata"] == {} and "source_hidden" not in str(nb["cells"][4])
+    assert cells[5] == pe.ANSWER_PROMPT                                  # ... and the written part
+    assert cells[6] == "<details><summary>Solution</summary>\n\nBecause.\n\n</details>"
+    assert cells[7] == "check(f)" and nb["cells"][7]["metadata"] == {}
+    assert cells[8] == "Exercise *Code it* again."
 
 
 @pytest.mark.parametrize("markdown, named", [

@@ -319,6 +319,25 @@ def details(pieces: list[str]) -> str | None:
     return f"<details><summary>Solution</summary>\n\n{content}\n\n</details>"
 
 
+ANSWER_PROMPT = "*Your answer (double-click here to write it; the model answer is folded below):*"
+
+
+def your_turn(solution: str) -> str:
+    """The visible cell where a reader writes their own version of a hidden solution."""
+    names = re.findall(r"^def (\w+)", solution, re.MULTILINE)
+    what = f"your own `{names[0]}`" if names else "your own version"
+    return (f"# Your turn: write {what} here and run this cell.\n"
+            "# It replaces the solution hidden above, and the next cell checks yours.\n"
+            "# (Left as it is, the next cell checks the hidden solution.)\n")
+
+
+def _new_cell(kind: str, text: str) -> dict:
+    cell = {"cell_type": kind, "metadata": {}, "source": _lines(text)}
+    if kind == "code":
+        cell.update(outputs=[], execution_count=None)
+    return cell
+
+
 def _source(cell) -> str:
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
@@ -340,6 +359,8 @@ def portable(path: Path, bibliography: dict, chapters: dict[str, str]) -> dict:
             text = chapter.markdown(_source(cell))
             if not text.strip():
                 continue                             # it held only solution-start/-end
+            if text.lstrip().startswith("<details>"):
+                cells.append(_new_cell("markdown", ANSWER_PROMPT))
             cell["source"] = _lines(text)
         elif cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
@@ -347,6 +368,9 @@ def portable(path: Path, bibliography: dict, chapters: dict[str, str]) -> dict:
                 cell["source"] = _lines(f"{SOLUTION_TITLE}\n{_source(cell)}")
                 cell["metadata"]["cellView"] = "form"
                 cell["metadata"].setdefault("jupyter", {})["source_hidden"] = True
+                cells.append(cell)
+                cells.append(_new_cell("code", your_turn(_source(cell))))
+                continue
         cells.append(cell)
     if chapter.in_solution:
         raise MarkupError(f"{path.name}: a solution-start is never ended")
