@@ -107,6 +107,8 @@ def test_forms_of_each_markup(tmp_path):
     assert cells[6] == "<details><summary>Solution</summary>\n\nBecause.\n\n</details>"
     assert cells[7] == "check(f)" and nb["cells"][7]["metadata"] == {}
     assert cells[8] == "Exercise *Code it* again."
+    assert cells[-1].startswith("## References\n\n- Jonathan Ho, Ajay Jain, Pieter Abbeel (2020). "
+                                "*Denoising Diffusion Probabilistic Models*.")  # cited, in order
 
 
 @pytest.mark.parametrize("markdown, named", [

@@ -78,6 +78,24 @@ def load_bibliography(path: Path) -> dict[str, tuple[str, str]]:
     return cited
 
 
+def load_references(path: Path) -> dict[str, str]:
+    """Each key's entry as a reference-list line: authors (year). *Title*. Venue. URL."""
+    lines = {}
+    for key, entry in parse_file(str(path)).entries.items():
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        names = [_plain(" ".join(p.first_names + p.middle_names + p.prelast_names + p.last_names))
+                 for p in people]
+        names = [name if name != "others" else "et al." for name in names]
+        fields = {k: _plain(v) for k, v in entry.fields.items()}
+        venue = fields.get("journal") or fields.get("booktitle") or fields.get("publisher", "")
+        url = entry.fields.get("url") or (f"https://arxiv.org/abs/{entry.fields['eprint']}"
+                                          if "eprint" in entry.fields else "")
+        parts = [f"{', '.join(names)} ({fields['year']}). *{fields.get('title', key)}*.",
+                 f"{venue}." if venue else "", f"<{url}>" if url else ""]
+        lines[key] = " ".join(part for part in parts if part)
+    return lines
+
+
 def cite(keys: list[str], role: str, bibliography: dict) -> str:
     missing = [k for k in keys if k not in bibliography]
     if missing:
@@ -98,6 +116,7 @@ class Chapter:
         self.number = int(path.stem[:2])
         self.exercises: dict[str, tuple[str, str]] = {}      # label -> (number, title)
         self.equations: dict[str, int] = {}                  # label -> n
+        self.cited: dict[str, None] = {}                     # keys in order of first citation
         self.in_solution = False
         self.where = ""
 
@@ -264,6 +283,7 @@ class Chapter:
         explicit = re.fullmatch(r"(.*?)\s*<([^>]+)>", content, re.S)
         text, target = (explicit.group(1), explicit.group(2)) if explicit else (None, content)
         if name in ("cite:p", "cite:t"):
+            self.cited.update(dict.fromkeys(k.strip() for k in content.split(",")))
             try:
                 return cite([k.strip() for k in content.split(",")], name, self.bibliography)
             except MarkupError as error:
@@ -374,6 +394,10 @@ def portable(path: Path, bibliography: dict, chapters: dict[str, str]) -> dict:
         cells.append(cell)
     if chapter.in_solution:
         raise MarkupError(f"{path.name}: a solution-start is never ended")
+    if chapter.cited:                 # the book's bibliography page, for this chapter alone
+        references = load_references(ROOT / "book" / "references.bib")
+        cells.append(_new_cell("markdown", "## References\n\n" + "\n".join(
+            f"- {references[key]}" for key in chapter.cited if key in references)))
     nb["cells"] = cells
     nb["metadata"].pop("widgets", None)
     return nb
