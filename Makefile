@@ -44,8 +44,11 @@ test: lint unit nbval site browser-check
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The fast tests on two workers; those that start Jupyter kernels (marked slow) one after
+# another in one process.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 -m "not slow" tests
+	$(BIN)/python -m pytest -m slow tests
 
 # nbval runs on copies of the chapters that carry the reference outputs of the cells marked
 # NBVAL_CHECK_OUTPUT (tools/nbval_references.json); the stored chapters have no outputs. Two

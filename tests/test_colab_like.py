@@ -152,8 +152,12 @@ def test_chapter_one_installs_the_package_and_runs(colab, monkeypatch):
         "display_name": "Colab-like", "language": "python"}))
     km = KernelManager(kernel_name="colab-like",
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
-    NotebookClient(nb, km=km, timeout=600,
-                   resources={"metadata": {"path": str(where)}}).execute()
+    try:
+        NotebookClient(nb, km=km, timeout=600,
+                       resources={"metadata": {"path": str(where)}}).execute()
+    finally:                          # a client given a kernel manager leaves its kernel running
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
 
     installed = _installed(runtime)
     assert installed.get("diffusion-lite") == _package_version(), "the setup cell did not install it"
