@@ -44,10 +44,10 @@ test: lint unit nbval site browser-check
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# The fast tests on two workers; those that start Jupyter kernels (marked slow) one after
-# another in one process.
+# The fast tests on two workers of one thread each; those that start Jupyter kernels (marked
+# slow) one after another in one process.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -m "not slow" tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -m "not slow" tests
 	$(BIN)/python -m pytest -m slow tests
 
 # nbval runs on copies of the chapters that carry the reference outputs of the cells marked

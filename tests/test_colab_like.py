@@ -3,13 +3,14 @@ IPython 7.34. Installing the book's package there must add it and nothing else (
 loaded module makes Colab ask for a restart), and chapter 1's portable copy must then run.
 
 The preinstalled packages live in a virtual environment built once per list of versions under
-_build/colab-like/ (minutes, once); each run makes a new, empty environment that sees them the
+~/.cache/diffusion-hands-on/colab-like/ (minutes, once per machine); each run makes a new, empty environment that sees them the
 way Colab's Python sees its dist-packages, on its path but outside its own prefix, and installs
 a wheel built from this checkout into it, through the chapter's own setup cell."""
 
 import fcntl
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -58,9 +59,12 @@ def _package_version() -> str:
 
 
 def _preinstalled() -> Path:
-    """The environment holding Colab's versions, built once for this list and Python."""
+    """The environment holding Colab's versions, built once for this list and Python and kept
+    in the user's cache folder (like pip's cache: it holds Colab's packages, nothing of this
+    checkout; every run checks its versions and starts a fresh environment on top of it)."""
     key = hashlib.sha256(json.dumps([sys.version, COLAB], sort_keys=True).encode()).hexdigest()[:12]
-    home = ROOT / "_build" / "colab-like"
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "diffusion-hands-on"
+    home = home / "colab-like"
     home.mkdir(parents=True, exist_ok=True)
     base = home / f"preinstalled-{key}"
     with open(home / ".lock", "w") as lock:
