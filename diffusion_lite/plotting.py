@@ -149,9 +149,9 @@ def animate_images(frames: torch.Tensor, *, labels: list[str] | None = None,
 
 # matplotlib's controls draw their icons with Font Awesome from a CDN; these characters need
 # no network (the book's pages work offline, and so does a notebook without internet)
-_CONTROL_GLYPHS = {"minus": "\u2212", "fast-backward": "\u23ee", "step-backward": "|\u25c0",
-                   "play fa-flip-horizontal": "\u25c0", "pause": "\u23f8", "play": "\u25b6",
-                   "step-forward": "\u25b6|", "fast-forward": "\u23ed", "plus": "+"}
+_CONTROL_GLYPHS = {"minus": "\u2212", "fast-backward": "|\u25c0\u25c0", "step-backward": "|\u25c0",
+                   "play fa-flip-horizontal": "\u25c0", "pause": "||", "play": "\u25b6",
+                   "step-forward": "\u25b6|", "fast-forward": "\u25b6\u25b6|", "plus": "+"}
 _FONT_AWESOME_LINK = re.compile(r"<link[^>]*font-awesome[^>]*>\n?")
 _CONTROL_ICON = re.compile(r'<i class="fa fa-([a-z -]+?)"></i>')
 

@@ -7,7 +7,8 @@ driven by Playwright) with every request that would leave the machine blocked an
 checks what a reader would see:
 
 - the page loads without JavaScript errors and asks nothing of the network;
-- its math is typeset by MathJax, with no error node and no raw TeX left in the text;
+- its math is typeset by MathJax, with no error node and no raw TeX left in the text; no
+  Markdown table is left as text;
 - every image has loaded; every animation has its controls and frames; every audio player
   has its sound; no widget debris (a widget's text stand-in, a dead widget view) is left;
 - exercise solutions are collapsed and open on a click;
@@ -38,6 +39,7 @@ CHROMIUM = "/usr/bin/chromium"
 TOLERATED_ERRORS = (re.compile(r"THEBE_JS_URL"),)
 # The theme's first visit, with no colour mode stored yet, logs its fallback to "auto" as an error.
 TOLERATED_ERRORS += (re.compile(r"Got invalid theme mode: \. Resetting to auto"),)
+RAW_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")
 WIDGET_DEBRIS = re.compile(r"(FloatProgress|IntProgress|HBox|VBox|interactive)\(children=|"
                            r"Loading widget\.\.\.")
 
@@ -87,6 +89,7 @@ PAGE_FACTS = """async () => {
     widgetViews: document.querySelectorAll(
         "script[type='application/vnd.jupyter.widget-view+json']").length,
     text: text,
+    prose: prose,
     citations: [...document.querySelectorAll("a")].filter(a =>
         /bibliography\\.html#/.test(a.getAttribute("href") || "")).map(a => a.href),
     links: [...document.querySelectorAll("a[href]")].map(a => a.href),
@@ -171,6 +174,8 @@ def check_page(page, site: Path, name: str, screenshots: Path, anchors: Anchors,
     for k, a in enumerate(facts["audios"], 1):
         if a["ready"] < 1 or not a["duration"] or a["duration"] <= 0:
             problems.append(f"audio player {k} has no sound loaded")
+    if RAW_TABLE.search(facts["prose"]):
+        problems.append("a Markdown table left as text")
     if facts["widgetViews"] or WIDGET_DEBRIS.search(facts["text"]):
         problems.append("widget debris left in the page")
     for url in set(facts["links"]):
@@ -195,10 +200,11 @@ def check_page(page, site: Path, name: str, screenshots: Path, anchors: Anchors,
         for url in facts["colab"]:
             if not (url.startswith(expected) and url.endswith(f"/{chapter}.ipynb")):
                 problems.append(f"Colab link does not open this chapter: {url}")
-        problems += solution_toggles(page)
-    screenshots.mkdir(parents=True, exist_ok=True)
+    screenshots.mkdir(parents=True, exist_ok=True)          # as a reader first sees the page
     page.screenshot(path=str(screenshots / (name.replace("/", "_").removesuffix(".html") + ".jpg")),
                     full_page=True, type="jpeg", quality=70)
+    if name.startswith("notebooks/"):
+        problems += solution_toggles(page)
     print(f"{name}: {facts['math']} formulas, {len(facts['images'])} images, "
           f"{len(facts['animations'])} animations, {len(facts['audios'])} audio players, "
           f"{len(set(facts['citations']))} citation links, {facts['solutions']} solutions"

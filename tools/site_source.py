@@ -4,8 +4,8 @@
 
 Writes into the target folder the book's configuration, table of contents and prose pages, and
 for every chapter in ``notebooks/`` its executed copy from the first folder (written by
-``tools/nbval_executed.py``). The configuration turns execution off: the book shows the outputs
-of the run that nbval validated, so each chapter runs once. A chapter without an executed copy
+``tools/nbval_executed.py``). The configuration excludes the chapters from execution: the book
+shows the outputs of the run that nbval validated, so each chapter runs once. A chapter without an executed copy
 (nbval was not run, or the chapter failed) stops the build with its name.
 """
 
@@ -22,10 +22,13 @@ COPIED = ("_toc.yml", "book")
 
 
 def site_config(config: dict) -> dict:
-    """The book's configuration with execution off, the static folder made absolute (the copy
-    is built from another folder) and outputs of unknown type made errors."""
+    """The book's configuration with the chapters not executed again, the static folders made
+    absolute (the copy is built from another folder) and outputs of unknown type made errors."""
     config = dict(config)
-    config["execute"] = {**config.get("execute", {}), "execute_notebooks": "off"}
+    # the chapters show nbval's run; the prose pages with code cells (book/history.md) are run
+    # here, they take seconds
+    config["execute"] = {**config.get("execute", {}), "execute_notebooks": "force",
+                         "exclude_patterns": ["notebooks/*"]}
     sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
     sphinx_config["html_static_path"] = [str((ROOT / p).resolve())
                                          for p in sphinx_config.get("html_static_path", [])]
