@@ -10,7 +10,8 @@ One module per chapter or topic; every checker is also here, as ``checks.check_.
 - ``training``: chapter 2, ``check_epsilon_loss``; chapter 5, ``check_ema_update`` and
   ``check_total_variation``
 - ``sampling``: chapter 3, ``check_ddpm_step``; chapter 6, ``check_ddim_step`` and
-  ``check_slerp``; chapter 11, ``check_distillation_target``
+  ``check_slerp``
+- ``few_step``: chapter 11, ``check_distillation_target``
 - ``networks``: chapter 4, ``check_timestep_embedding`` and ``check_conv_output_size``
 - ``conditioning``: chapter 7, ``check_guided_eps`` and ``check_drop_labels``; chapter 8,
   ``check_cross_attention`` and ``check_prompt_accuracy``
@@ -19,10 +20,25 @@ One module per chapter or topic; every checker is also here, as ``checks.check_.
 - ``gans``: chapter 12, ``check_generator_loss`` and ``check_r1_penalty``
 - ``beyond``: chapter 13, ``check_replace_known`` and ``check_chamfer_distance``
 - ``_common``: what they share: ``ExerciseError``, calling the student's function on copies
-  of its inputs, and naming the mistake an answer matches
+  of its inputs, naming the mistake an answer matches, and the record of an exercise
+  (``Exercise``: its kind and its typical wrong answers, ``Mistake``)
+
+Each module's ``EXERCISES`` records its exercises; ``EXERCISES`` here gathers them all.
 """
 
-from ._common import ExerciseError
+from . import (
+    beyond,
+    conditioning,
+    few_step,
+    forward,
+    gans,
+    latent,
+    networks,
+    sampling,
+    score_flow,
+    training,
+)
+from ._common import Exercise, ExerciseError, Mistake
 from .beyond import check_chamfer_distance, check_replace_known
 from .conditioning import (
     check_cross_attention,
@@ -30,16 +46,22 @@ from .conditioning import (
     check_guided_eps,
     check_prompt_accuracy,
 )
+from .few_step import check_distillation_target
 from .forward import check_add_noise
 from .gans import check_generator_loss, check_r1_penalty
 from .latent import check_kl, check_reparameterise
 from .networks import check_conv_output_size, check_timestep_embedding
-from .sampling import check_ddim_step, check_ddpm_step, check_distillation_target, check_slerp
+from .sampling import check_ddim_step, check_ddpm_step, check_slerp
 from .score_flow import check_flow_pair, check_score
 from .training import check_ema_update, check_epsilon_loss, check_total_variation
 
+# Every exercise of the book, by label: its kind and the typical wrong answers its checker names
+EXERCISES = {label: exercise for module in (forward, training, sampling, networks, conditioning,
+                                            latent, score_flow, few_step, gans, beyond)
+             for label, exercise in module.EXERCISES.items()}
+
 __all__ = [
-    "ExerciseError",
+    "ExerciseError", "Exercise", "Mistake", "EXERCISES",
     "check_add_noise",                                              # chapter 1
     "check_epsilon_loss",                                           # chapter 2
     "check_ddpm_step",                                              # chapter 3

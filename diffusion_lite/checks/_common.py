@@ -1,13 +1,85 @@
 """What every checker shares: the error it raises, calling the student's function on
-copies of its inputs, and comparing an answer with the reference and the usual mistakes."""
+copies of its inputs, comparing an answer with the reference and the usual mistakes, and the
+record of each exercise (its kind and the typical wrong answers its checker must name)."""
 
 from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
 
 import torch
 
 
 class ExerciseError(AssertionError):
     """The student's answer is wrong; the message says how."""
+
+
+NOT_IMPLEMENTED = ("not answered yet: replace the line `raise NotImplementedError(...)` with your "
+                   "code, run that cell, then run this one again.")
+
+KINDS = ("transcription", "loop", "bug hunt", "prediction", "experiment", "written-checkable",
+         "written")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A typical wrong answer: ``code`` is the student's cell written with the mistake (it
+    defines the function the checker cell passes), and ``names`` a regular expression the
+    checker's message must match, the words that name this mistake."""
+    names: str
+    code: str
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """What the exercise with this label is (one of ``KINDS``), the typical wrong answers its
+    checker must recognise, ``setup``: code that defines what the checker cell uses from the
+    chapter besides the student's function (run before the student's cell by
+    ``tools/exercise_audit.py``), and ``reference``: the package's function that answers it
+    (``"diffusion_lite.schedules.add_noise"``), which the chapter must not show before the
+    checker has run."""
+    kind: str
+    mistakes: tuple[Mistake, ...] = ()
+    setup: str = ""
+    reference: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind: expected one of {KINDS}, got {self.kind!r}")
+
+
+def checker(check):
+    """Decorate a checker: the student's function must be callable; an exception from it, or
+    ``NotImplementedError`` from an unanswered stub, becomes an ``ExerciseError`` with a hint;
+    and the error is raised afresh here, so that its traceback stops at this line and does not
+    show the checker's own lines (which spell out the reference answer)."""
+    name, signature = check.__name__, inspect.signature(check)
+
+    @functools.wraps(check)
+    def wrapped(fn, *args, **kwargs):
+        __tracebackhide__ = True        # noqa: F841 (read by IPython and pytest)
+        cases = signature.bind(fn, *args, **kwargs).arguments.get("cases", 1)
+        if not isinstance(cases, int) or cases < 1:
+            raise ValueError(f"cases: expected at least 1 test case, got {cases!r}; nothing "
+                             "would be checked")
+        if not callable(fn):
+            raise ExerciseError(f"{name}: expected your function (the name defined in the cell "
+                                f"above), got {type(fn).__name__} {fn!r:.60}")
+        message = None
+        try:
+            return check(fn, *args, **kwargs)
+        except ExerciseError as error:
+            cause = error.__cause__
+            message = (f"{name}: {NOT_IMPLEMENTED}" if isinstance(cause, NotImplementedError)
+                       else str(error))
+        except NotImplementedError:
+            message = f"{name}: {NOT_IMPLEMENTED}"
+        except Exception as error:      # the student's function failed where the checker used it
+            message = (f"{name}: your function raised {type(error).__name__}: {error}. Check the "
+                       "shapes and types of what you return against the exercise's text.")
+        raise ExerciseError(message) from None
+    return wrapped
 
 
 def _close(a, b, atol: float = 1e-5) -> bool:

@@ -7,9 +7,10 @@ import torch
 
 from ..metrics import chamfer_distance
 from ..schedules import NoiseSchedule, add_noise
-from ._common import _answer_of, _diagnose, _passed
+from ._common import Exercise, _answer_of, _diagnose, _passed, checker
 
 
+@checker
 def check_replace_known(fn, cases: int = 3) -> None:
     """Check ``fn(schedule, x, known, mask, t_prev, noise)``: the state ``x`` at level ``t_prev``
     with its masked entries replaced by ``known`` noised to that level with ``noise``,
@@ -45,6 +46,7 @@ def check_replace_known(fn, cases: int = 3) -> None:
     _passed("check_replace_known", cases)
 
 
+@checker
 def check_chamfer_distance(fn, cases: int = 3) -> None:
     """Check ``fn(a, b)`` for point clouds (B, N, D) and (B, M, D): per pair, the mean squared
     distance from each point of a to its nearest point of b plus the same from b to a, (B,)."""
@@ -71,3 +73,8 @@ def check_chamfer_distance(fn, cases: int = 3) -> None:
                 (a_to_b.mean() + b_to_a.mean()).expand(3),
         }, atol=1e-4)
     _passed("check_chamfer_distance", cases)
+
+
+# The exercises this module checks, by label: their kind and the typical wrong answers
+# each checker must name (tools/exercise_audit.py runs them).
+EXERCISES: dict[str, Exercise] = {}

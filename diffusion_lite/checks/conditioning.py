@@ -5,9 +5,18 @@ from __future__ import annotations
 
 import torch
 
-from ._common import ExerciseError, _call_student, _close, _diagnose, _passed
+from ._common import (
+    Exercise,
+    ExerciseError,
+    _call_student,
+    _close,
+    _diagnose,
+    _passed,
+    checker,
+)
 
 
+@checker
 def check_guided_eps(fn, cases: int = 4) -> None:
     """Chapter 7. ``fn(eps_cond, eps_uncond, w)`` must return classifier-free guidance,
     eps_uncond + w · (eps_cond - eps_uncond)."""
@@ -35,6 +44,7 @@ def check_guided_eps(fn, cases: int = 4) -> None:
     _passed("check_guided_eps", cases)
 
 
+@checker
 def check_drop_labels(fn) -> None:
     """Chapter 7. ``fn(labels, p, null_class, generator)`` must replace each label by
     ``null_class`` with probability ``p``, independently, keep the others, and draw its random
@@ -84,6 +94,7 @@ def check_drop_labels(fn) -> None:
     _passed("check_drop_labels", 7)
 
 
+@checker
 def check_cross_attention(fn, cases: int = 3) -> None:
     """Chapter 8. ``fn(q, k, v)`` with q (B, N, d) and k, v (B, L, d) must return
     softmax(q kᵀ / sqrt(d)) v, shape (B, N, d): each query's weights over the L keys sum to 1."""
@@ -117,6 +128,7 @@ def check_cross_attention(fn, cases: int = 3) -> None:
     _passed("check_cross_attention", cases)
 
 
+@checker
 def check_prompt_accuracy(fn) -> None:
     """Chapter 8. ``fn(described, asked)``, both (N, 3) attribute indices, must return the share
     of rows where colour, shape and position all agree, as a float."""
@@ -153,3 +165,8 @@ def check_prompt_accuracy(fn) -> None:
         if abs(answer - wrong) <= 1e-6:
             raise ExerciseError(f"{name}: not yet. {hint}")
     raise ExerciseError(f"{name}: expected {reference:.3f}, got {answer:.3f}")
+
+
+# The exercises this module checks, by label: their kind and the typical wrong answers
+# each checker must name (tools/exercise_audit.py runs them).
+EXERCISES: dict[str, Exercise] = {}

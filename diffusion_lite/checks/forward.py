@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 
 from ..schedules import NoiseSchedule, extract
-from ._common import ExerciseError, _diagnose, _passed
+from ._common import Exercise, ExerciseError, Mistake, _diagnose, _passed, checker
 
 
+@checker
 def check_add_noise(fn, cases: int = 5) -> None:
     """Chapter 1. ``fn(schedule, x0, t, noise)`` must return x_t = sqrt(alpha_bar_t) x0 +
     sqrt(1 - alpha_bar_t) noise, the sample of q(x_t | x_0) built from the given noise, for x0
@@ -52,3 +53,42 @@ def check_add_noise(fn, cases: int = 5) -> None:
             "has been added.": alpha_bar.sqrt() * x0 + noise,
         })
     return _passed("check_add_noise", cases)
+
+
+# The exercises this module checks, by label: their kind and the typical wrong answers
+# each checker must name (tools/exercise_audit.py runs them).
+def _add_noise(body: str) -> str:
+    return "def my_add_noise(schedule, x0, t, noise):\n" + body
+
+
+EXERCISES: dict[str, Exercise] = {
+    "ex-forward-add-noise": Exercise("transcription", reference="diffusion_lite.schedules.add_noise",
+                                     mistakes=(
+        Mistake("square root belongs", _add_noise(
+            "    a = schedule.alpha_bars[t][:, None]\n    return a * x0 + (1 - a) * noise\n")),
+        Mistake("is the variance", _add_noise(
+            "    a = schedule.alpha_bars[t][:, None]\n    return a.sqrt() * x0 + (1 - a) * noise\n")),
+        Mistake("which term", _add_noise(
+            "    a = schedule.alpha_bars[t][:, None]\n"
+            "    return (1 - a).sqrt() * x0 + a.sqrt() * noise\n")),
+        Mistake("Off by one", _add_noise(
+            "    a = schedule.alpha_bars[t - 1][:, None]\n"
+            "    return a.sqrt() * x0 + (1 - a).sqrt() * noise\n")),
+        Mistake("alpha_t = 1 - beta_t", _add_noise(
+            "    a = schedule.alphas[t][:, None]\n    return a.sqrt() * x0 + (1 - a).sqrt() * noise\n")),
+        Mistake("must shrink", _add_noise(
+            "    a = schedule.alpha_bars[t][:, None]\n    return x0 + (1 - a).sqrt() * noise\n")),
+        Mistake("noise must be scaled", _add_noise(
+            "    a = schedule.alpha_bars[t][:, None]\n    return a.sqrt() * x0 + noise\n")),
+        Mistake("reshape it to \\(B, 1\\)", _add_noise(
+            "    a = schedule.alpha_bars[t]\n    return a.sqrt() * x0 + (1 - a).sqrt() * noise\n")),
+        Mistake("changed its input in place", _add_noise(
+            "    a = schedule.alpha_bars[t][:, None]\n    noise *= (1 - a).sqrt()\n"
+            "    return a.sqrt() * x0 + noise\n")),
+        Mistake("expected a torch.Tensor", _add_noise(
+            "    a = schedule.alpha_bars[t][:, None]\n"
+            "    return (a.sqrt() * x0 + (1 - a).sqrt() * noise).tolist()\n")),
+    )),
+    "ex-forward-two-steps": Exercise("written"),
+    "ex-forward-snr-half": Exercise("written"),
+}

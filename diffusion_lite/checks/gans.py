@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._common import ExerciseError, _call_student, _diagnose, _passed
+from ._common import Exercise, ExerciseError, _call_student, _diagnose, _passed, checker
 
 
 def _as_scalar(name: str, answer) -> torch.Tensor:
@@ -18,6 +18,7 @@ def _as_scalar(name: str, answer) -> torch.Tensor:
     return answer.reshape(())
 
 
+@checker
 def check_generator_loss(fn, cases: int = 4) -> None:
     """Chapter 12. ``fn(fake_logits)`` with logits of shape (B,) must return the
     non-saturating generator loss -mean log sigmoid(logit) = mean softplus(-logit), computed
@@ -69,6 +70,7 @@ class _Quadratic(nn.Module):
         return 0.5 * ((x @ self.a) * x).sum(dim=1) + x @ self.b
 
 
+@checker
 def check_r1_penalty(fn, cases: int = 3) -> None:
     """Chapter 12. ``fn(discriminator, real)`` with real points (B, D) and a discriminator
     returning one logit per point, shape (B,), must return the mean over the batch of
@@ -134,3 +136,8 @@ def check_r1_penalty(fn, cases: int = 3) -> None:
                                 "weights; compute the gradient of the discriminator's output at "
                                 "the real points with create_graph=True.")
     _passed("check_r1_penalty", cases)
+
+
+# The exercises this module checks, by label: their kind and the typical wrong answers
+# each checker must name (tools/exercise_audit.py runs them).
+EXERCISES: dict[str, Exercise] = {}

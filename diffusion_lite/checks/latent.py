@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from ._common import ExerciseError, _call_student, _diagnose, _passed
+from ._common import Exercise, ExerciseError, _call_student, _diagnose, _passed, checker
 
 
+@checker
 def check_kl(fn, cases: int = 4) -> None:
     """Chapter 9. ``fn(mean, logvar)`` with (B, C, H, W) inputs must return, per image, the KL
     divergence of N(mean, exp(logvar)) from N(0, I), summed over the latent: shape (B,)."""
@@ -52,6 +53,7 @@ def check_kl(fn, cases: int = 4) -> None:
     _passed("check_kl", cases)
 
 
+@checker
 def check_reparameterise(fn, cases: int = 4) -> None:
     """Chapter 9. ``fn(mean, logvar, noise)`` must return the latent sample
     z = mean + exp(logvar / 2) · noise, through which gradients reach mean and logvar."""
@@ -86,3 +88,8 @@ def check_reparameterise(fn, cases: int = 4) -> None:
         raise ExerciseError("check_reparameterise: no gradient reaches mean and logvar; build z "
                             "from them with torch operations (no .detach(), no torch.no_grad()).")
     _passed("check_reparameterise", cases)
+
+
+# The exercises this module checks, by label: their kind and the typical wrong answers
+# each checker must name (tools/exercise_audit.py runs them).
+EXERCISES: dict[str, Exercise] = {}

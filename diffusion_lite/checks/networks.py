@@ -5,9 +5,17 @@ from __future__ import annotations
 import torch
 
 from ..nn import timestep_embedding
-from ._common import ExerciseError, _answer_of, _name_the_mistake, _passed
+from ._common import (
+    Exercise,
+    ExerciseError,
+    _answer_of,
+    _name_the_mistake,
+    _passed,
+    checker,
+)
 
 
+@checker
 def check_timestep_embedding(fn, cases: int = 4) -> None:
     """Chapter 4. ``fn(t, dim)`` must return the (B, dim) sinusoidal embedding of the steps ``t``
     (a (B,) LongTensor in 1 ... T): sines of t · 10000^(-i / (dim/2)) for i = 0 … dim/2 - 1,
@@ -53,6 +61,7 @@ def check_timestep_embedding(fn, cases: int = 4) -> None:
     _passed("check_timestep_embedding", len(labels))
 
 
+@checker
 def check_conv_output_size(fn) -> None:
     """Chapter 4. ``fn(size, kernel, stride, padding)`` must return the side length (an int)
     after a convolution: floor((size + 2·padding - kernel) / stride) + 1."""
@@ -76,3 +85,8 @@ def check_conv_output_size(fn) -> None:
     case, answer = next((c, a) for c, a in zip(cases, answers) if a != formulas[None](*c))
     raise ExerciseError(f"check_conv_output_size{case}: expected {formulas[None](*case)}, got "
                         f"{answer}. Draw the positions of the kernel on a line of pixels.")
+
+
+# The exercises this module checks, by label: their kind and the typical wrong answers
+# each checker must name (tools/exercise_audit.py runs them).
+EXERCISES: dict[str, Exercise] = {}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from ._common import ExerciseError, _call_student, _diagnose, _passed
+from ._common import Exercise, ExerciseError, _call_student, _diagnose, _passed, checker
 
 
+@checker
 def check_score(fn, cases: int = 4) -> None:
     """Chapter 10. ``fn(eps, alpha_bar)`` must return the score -eps / sqrt(1 - alpha_bar)."""
     g = torch.Generator().manual_seed(16)
@@ -32,6 +33,7 @@ def check_score(fn, cases: int = 4) -> None:
     _passed("check_score", cases)
 
 
+@checker
 def check_flow_pair(fn, cases: int = 3) -> None:
     """Chapter 10. ``fn(x0, noise, t)`` with t of shape (B,) in [0, 1] must return
     (x_t, target): x_t = (1 - t) x0 + t noise and the velocity noise - x0."""
@@ -69,3 +71,8 @@ def check_flow_pair(fn, cases: int = 3) -> None:
             "is d x_t / dt = noise - x0.": (1 - tt).sqrt() * noise - tt.sqrt() * x0,
         })
     _passed("check_flow_pair", cases)
+
+
+# The exercises this module checks, by label: their kind and the typical wrong answers
+# each checker must name (tools/exercise_audit.py runs them).
+EXERCISES: dict[str, Exercise] = {}

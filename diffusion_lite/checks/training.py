@@ -7,7 +7,7 @@ import torch
 
 from ..losses import epsilon_loss
 from ..schedules import NoiseSchedule, add_noise
-from ._common import ExerciseError, _call_student, _diagnose, _passed
+from ._common import Exercise, ExerciseError, _call_student, _diagnose, _passed, checker
 
 
 class _NoiseOracle(torch.nn.Module):
@@ -21,6 +21,7 @@ class _NoiseOracle(torch.nn.Module):
         return self.scale * x_t + t.float()[:, None] / 1000
 
 
+@checker
 def check_epsilon_loss(fn, cases: int = 5) -> None:
     """Chapter 2. ``fn(model, schedule, x0, t, noise)`` must return the mean squared error
     between ``noise`` and the model's prediction at x_t = add_noise(schedule, x0, t, noise)."""
@@ -63,6 +64,7 @@ def check_epsilon_loss(fn, cases: int = 5) -> None:
     return _passed("check_epsilon_loss", cases)
 
 
+@checker
 def check_ema_update(fn, cases: int = 4) -> None:
     """Chapter 5. ``fn(ema_weight, weight, decay)`` must return the averaged weight after one
     step: decay · ema_weight + (1 - decay) · weight (a new tensor; the inputs stay unchanged)."""
@@ -91,6 +93,7 @@ def check_ema_update(fn, cases: int = 4) -> None:
     _passed("check_ema_update", cases)
 
 
+@checker
 def check_total_variation(fn, cases: int = 4) -> None:
     """Chapter 5. ``fn(p, q)`` must return the total variation distance between two
     histograms (1-d tensors that each sum to 1) as a float: half the sum of |p - q|."""
@@ -128,3 +131,8 @@ def check_total_variation(fn, cases: int = 4) -> None:
         raise ExerciseError(f"check_total_variation (case {case}): expected {reference:.4f}, got "
                             f"{answer:.4f}. Write out 0.5 · Σ_k |p_k - q_k| for two classes by hand.")
     _passed("check_total_variation", cases)
+
+
+# The exercises this module checks, by label: their kind and the typical wrong answers
+# each checker must name (tools/exercise_audit.py runs them).
+EXERCISES: dict[str, Exercise] = {}

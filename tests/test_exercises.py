@@ -1,0 +1,85 @@
+"""Every exercise as an assignment: the chapter's solution passes its checker, the unanswered
+stub is reported as unanswered, the typical wrong answers recorded beside each checker fail
+(at least 90% with a message that names the mistake), no chapter shows an answer before its
+question, each chapter asks for more than transcription, and the students' copies keep no
+solution text (tools/exercise_audit.py prints the full report)."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from diffusion_lite.student import ANSWER_STUB, BEGIN, END, student_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import exercise_audit  # noqa: E402
+
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def audit():
+    return exercise_audit.audit(CHAPTERS)
+
+
+def test_solutions_pass_stubs_and_wrong_answers_fail(audit):
+    reports, problems = audit
+    assert sum(r.solution is not None for r in reports) >= 13, "expected the coding exercises to run"
+    assert problems == []
+
+
+def test_typical_wrong_answers_are_named(audit):
+    reports, _ = audit
+    named, tried = exercise_audit.named_share(reports)
+    unnamed = [(r.label, names, o.message[:120]) for r in reports for names, o in r.mistakes
+               if not r.named(names, o)]
+    assert tried >= 3 * sum(r.solution is not None for r in reports), \
+        "expected at least three typical wrong answers per coding exercise on average"
+    assert named >= 0.9 * tried, unnamed
+
+
+def test_every_coding_exercise_records_wrong_answers(audit):
+    reports, _ = audit
+    assert [r.label for r in reports if r.solution is not None and len(r.mistakes) < 2] == []
+
+
+def test_every_chapter_asks_for_more_than_transcription(audit):
+    reports, _ = audit
+    beyond = {r.chapter for r in reports if r.kind not in ("transcription", "written")}
+    assert sorted({r.chapter for r in reports} - beyond) == []
+
+
+def _solution_lines(text: str) -> list[str]:
+    """The lines of code between the solution markers, long enough to be telling."""
+    lines = []
+    for block in re.findall(rf"{BEGIN}[^\n]*\n(.*?){END}", text, re.DOTALL):
+        lines += [line.strip() for line in block.splitlines()
+                  if len(line.strip()) >= 16 and not line.strip().startswith("#")]
+    return lines
+
+
+def _answer_lines(cell: dict) -> list[str]:
+    """The lines of a model answer (an nbgrader answer cell), long enough to be telling."""
+    text = "".join(cell["source"])
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    if cell["cell_type"] != "markdown" or not meta.get("solution"):
+        return []
+    return [line.strip() for line in text.splitlines()
+            if len(line.strip()) >= 24 and not line.strip().startswith("```")
+            and not line.strip().startswith(":")]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name[:2])
+def test_student_copies_keep_no_solution_text(path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    secrets = [line for cell in notebook["cells"] for line in
+               (_solution_lines("".join(cell["source"])) if cell["cell_type"] == "code"
+                else _answer_lines(cell))]
+    assert secrets, "expected the chapter to have solutions"
+    copy = student_notebook(notebook)
+    text = "\n".join("".join(c["source"]) for c in copy["cells"])
+    assert ANSWER_STUB in text
+    assert [s for s in secrets if s in text] == []
