@@ -60,12 +60,14 @@ def train_digits_classifier(*, steps: int, batch_size: int, lr: float,
 
 @torch.no_grad()
 def _features(classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """The classifier's features of images in [-1, 1], on the CPU."""
+    """The classifier's features of images in [-1, 1], computed on the classifier's device
+    (the images are moved there, never the classifier) and returned on the CPU."""
     check_tensor("images", images, ndim=4)
     if tuple(images.shape[1:]) != classifier.input_shape:
         raise ValueError(f"images: expected shape (B, {', '.join(map(str, classifier.input_shape))}) "
                          f"for {type(classifier).__name__}, got {tuple(images.shape)}")
-    return classifier.features(images.float().cpu().clamp(-1, 1))
+    device = next(iter(classifier.parameters()), torch.empty(0)).device
+    return classifier.features(images.float().to(device).clamp(-1, 1)).cpu()
 
 
 def digits_classifier() -> DigitsClassifier:

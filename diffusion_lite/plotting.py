@@ -63,8 +63,9 @@ def plot_schedule(schedules: dict, *, axes=None):
         _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     for name, schedule in schedules.items():
         t = schedule.steps                                          # 1 ... T
-        axes[0].plot(t.numpy(), schedule.alpha_bars[t].numpy(), label=name)
-        axes[1].plot(t.numpy(), schedule.snr()[t].log().numpy(), label=name)
+        alpha_bars, snr = schedule.alpha_bars.cpu(), schedule.snr().cpu()
+        axes[0].plot(t.numpy(), alpha_bars[t].numpy(), label=name)
+        axes[1].plot(t.numpy(), snr[t].log().numpy(), label=name)
     axes[0].set(xlabel="step $t$", ylabel=r"$\bar\alpha_t$", title="signal kept")
     axes[1].set(xlabel="step $t$", ylabel=r"$\log \mathrm{SNR}(t)$", title="log signal-to-noise ratio")
     for ax in axes:

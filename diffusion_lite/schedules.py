@@ -136,10 +136,12 @@ class NoiseSchedule:
 
     def snr(self, t: torch.Tensor | None = None) -> torch.Tensor:
         """Signal-to-noise ratio alpha_bar_t / (1 - alpha_bar_t), for t = 0 ... T (infinite at
-        t = 0) or for the steps ``t``."""
-        snr = self.alpha_bars.double() / self.one_minus_alpha_bars.double()
-        snr = snr.float()
-        return snr if t is None else snr[check_timesteps(self, t, low=0).cpu()]
+        t = 0) on the schedule's device, or for the steps ``t`` on their device. Computed in
+        float64 on the CPU (Apple's MPS has no float64)."""
+        snr = (self.alpha_bars.cpu().double() / self.one_minus_alpha_bars.cpu().double()).float()
+        if t is None:
+            return snr.to(self.alpha_bars.device)
+        return snr[check_timesteps(self, t, low=0).cpu()].to(t.device)
 
     def to(self, device) -> NoiseSchedule:
         return NoiseSchedule(*(v.to(device) for v in (self.betas, self.alphas, self.alpha_bars,

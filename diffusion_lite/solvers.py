@@ -25,8 +25,11 @@ METHODS = ("euler", "heun", "euler_maruyama")
 
 
 def sigmas(schedule: NoiseSchedule, steps: torch.Tensor) -> torch.Tensor:
-    """σ_t = sqrt((1 - ᾱ_t) / ᾱ_t) for integer ``steps`` (float64)."""
-    one_minus, alpha_bars = schedule.one_minus_alpha_bars.double(), schedule.alpha_bars.double()
+    """σ_t = sqrt((1 - ᾱ_t) / ᾱ_t) for integer ``steps`` (float64, on the CPU: the solvers'
+    step sizes are Python numbers, and Apple's MPS has no float64)."""
+    one_minus = schedule.one_minus_alpha_bars.cpu().double()
+    alpha_bars = schedule.alpha_bars.cpu().double()
+    steps = torch.as_tensor(steps).cpu()
     return (one_minus[steps] / alpha_bars[steps]).sqrt()
 
 

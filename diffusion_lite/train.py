@@ -29,6 +29,11 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
+        """One step of the average towards ``model``'s weights; the averaged copy moves to the
+        model's device first if the model was moved after the EMA was made."""
+        device = next(iter(model.parameters()), torch.empty(0)).device
+        if next(iter(self.model.parameters()), torch.empty(0, device=device)).device != device:
+            self.model.to(device)
         averaged = list(self.model.parameters())
         torch._foreach_lerp_(averaged, [p.detach() for p in model.parameters()], 1.0 - self.decay)
         for ema_b, b in zip(self.model.buffers(), model.buffers()):
