@@ -91,7 +91,7 @@ def _download(url: str, partial: Path, name: str) -> None:
                            f"offline. {offline_hint}") from error
 
 
-def fetch(name: str, filename: str, *, root: Path | None = None) -> Path:
+def fetch(name: str, filename: str, *, root: str | Path | None = None) -> Path:
     """The verified local copy of one file of data set ``name``, downloading it if needed.
 
     The download goes to a ``.part`` file, is verified, and only then takes its final name, so a
@@ -99,7 +99,7 @@ def fetch(name: str, filename: str, *, root: Path | None = None) -> Path:
     its checksum is downloaded again."""
     base_url, files = SOURCES[name]
     algorithm, digest = files[filename]
-    path = (root or cache_dir()) / name / filename
+    path = (Path(root) if root is not None else cache_dir()) / name / filename
     if path.exists():
         try:
             verify(path, algorithm, digest)
@@ -118,7 +118,7 @@ def fetch(name: str, filename: str, *, root: Path | None = None) -> Path:
     return path
 
 
-def load(name: str, split: str = "train", *, root: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def load(name: str, split: str = "train", *, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(images (N, 1, 28, 28) in [-1, 1], labels (N,)) of MNIST or Fashion-MNIST."""
     check_choice("name", name, SOURCES)
     check_choice("split", split, {"train", "test"})

@@ -38,7 +38,7 @@ def tiny_mnist(tmp_path, monkeypatch):
 
 def test_idx_files_parse(tiny_mnist):
     root, images, labels = tiny_mnist
-    x, y = datasets_online.load("tiny", "train", root=root)
+    x, y = datasets_online.load("tiny", "train", root=str(root))      # a folder given as a str
     assert x.shape == (5, 1, 28, 28) and x.min() >= -1 and x.max() <= 1
     assert torch.equal(y, torch.from_numpy(labels))
     assert torch.allclose((x[:, 0] + 1) * 127.5, torch.from_numpy(images).float(), atol=1e-3)
