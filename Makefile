@@ -11,7 +11,7 @@ STAMP      := $(VENV)/.installed
 CHAPTERS   := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 NB         ?= $(CHAPTERS)
 
-.PHONY: setup assets book test lint unit nbval site browser-check book-check execute portable student bench clean
+.PHONY: setup assets book test lint unit nbval site browser-check book-check execute portable student bench gpu-check gpu-wheels clean
 
 setup: $(STAMP)
 
@@ -102,6 +102,26 @@ student: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tools/chapter_times.py $(CHAPTERS)
+
+## gpu-check: every chapter under nbval on this machine's GPU, chapter 5's MNIST cell on fake
+## data and the U-Net benchmark, summarised in _build/gpu-check/summary.md (a dry run without
+## a GPU). Not part of `make test`.
+gpu-check:
+	bash tools/gpu_check.sh _build/gpu-check
+
+# Wheels for a GPU machine without network that has torch, numpy and pytest but no Jupyter
+# stack: the rest of what gpu-check needs, for GPU_PYTHON, in two folders under 64 MiB each
+# (scipy and scikit-learn apart) so that each can be carried on its own. Never committed.
+GPU_PYTHON ?= 3.11
+GPU_WHEEL_ARGS = --only-binary=:all: --python-version $(GPU_PYTHON) --platform manylinux2014_x86_64 \
+	--platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 --platform any
+gpu-wheels: $(STAMP)
+	rm -rf _build/gpu-wheels
+	$(BIN)/pip download -q -d _build/gpu-wheels/science $(GPU_WHEEL_ARGS) scipy scikit-learn
+	$(BIN)/pip download -q -d _build/gpu-wheels/jupyter $(GPU_WHEEL_ARGS) nbval ipykernel nbclient \
+	    matplotlib ipywidgets tqdm pytest-xdist diffusers
+	rm -f _build/gpu-wheels/*/numpy-* _build/gpu-wheels/*/torch-*
+	du -sh _build/gpu-wheels/*
 
 clean:
 	rm -rf _build student
