@@ -144,6 +144,13 @@ class NoiseSchedule:
         return snr[check_timesteps(self, t, low=0).cpu()].to(t.device)
 
     def to(self, device) -> NoiseSchedule:
+        """The schedule with its arrays on ``device``. Never needed by the samplers, which take
+        what they need to the sample's device; refused for Apple's MPS, which has no float64
+        for the identities computed from these arrays."""
+        if torch.device(device).type == "mps":
+            raise ValueError(f"device: expected a device with float64 arithmetic, got {device!r} "
+                             "(MPS has none); keep the schedule on the CPU: the samplers and "
+                             "losses move what they need to the sample's device")
         return NoiseSchedule(*(v.to(device) for v in (self.betas, self.alphas, self.alpha_bars,
                                                      self.one_minus_alpha_bars)))
 

@@ -104,3 +104,10 @@ def test_seed_everything_asks_for_cpu_like_numerics_on_a_gpu():
     assert not torch.backends.cuda.matmul.allow_tf32
     assert not torch.backends.cudnn.allow_tf32
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+
+
+def test_a_schedule_is_refused_on_a_device_without_float64():
+    schedule = NoiseSchedule.linear(10)
+    with pytest.raises(ValueError, match="device: expected a device with float64.*got 'mps'"):
+        schedule.to("mps")
+    assert schedule.to("meta").alpha_bars.device.type == "meta"
