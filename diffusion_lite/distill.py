@@ -3,8 +3,8 @@ its teacher takes in two, halving the number of sampling steps per round (chapte
 
 ``two_step_target`` is a pure function: given the teacher's two noise predictions it returns
 the clean-image estimate that makes *one* deterministic DDIM step land exactly where the
-teacher's two steps did. ``distillation_loss`` draws a training example and compares the
-student's estimate with that target.
+teacher's two steps did. ``distillation_loss_at`` compares the student's estimate with that
+target for given steps and noise, and ``distillation_loss`` draws them.
 """
 
 from __future__ import annotations
@@ -31,23 +31,35 @@ def two_step_target(schedule: NoiseSchedule, x_t: torch.Tensor, t, t_prev,
     return (x_prev_teacher - ratio * x_t) / (a_prev - ratio * a_t)
 
 
+def distillation_loss_at(student, teacher, schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor,
+                         t_mid: torch.Tensor, t_prev: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """The distillation loss for given steps t > t_mid > t_prev ((B,) each) and noise: the
+    teacher's two DDIM steps t -> t_mid -> t_prev from x_t = add_noise(x0, t, noise), the target
+    that one step t -> t_prev must predict to land there, and the student's x0 estimate at t,
+    compared in squared error weighted by max(SNR_t, 1) ("truncated SNR" weighting, which for an
+    ε-model keeps the high-noise steps from being ignored). Chapter 11."""
+    # 1. the noisy input, as in training
+    x_t = add_noise(schedule, x0, t, noise)
+    # 2. the teacher's two deterministic steps, and the x0 that one step must predict
+    with torch.no_grad():
+        x_mid = ddim_step(schedule, teacher(x_t, t), x_t, t, t_mid)
+        x_prev = ddim_step(schedule, teacher(x_mid, t_mid), x_mid, t_mid, t_prev)
+        target = two_step_target(schedule, x_t, t, t_prev, x_prev)
+    # 3. the student's estimate at t, and the weighted squared error
+    x0_student = predict_x0(schedule, x_t, t, student(x_t, t))
+    snr = extract(schedule.snr(), t, x_t).clamp(min=1.0)
+    return (snr * (x0_student - target).pow(2)).flatten(1).mean(dim=1).mean()
+
+
 def distillation_loss(student, teacher, schedule: NoiseSchedule, x0: torch.Tensor, *,
                       student_steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """One batch of progressive distillation towards a student that samples in
     ``student_steps`` DDIM steps, from a teacher that samples in twice as many (both on trailing
-    steps). The loss compares x0 estimates, weighted by max(SNR, 1) ("truncated SNR" weighting,
-    which for an ε-model keeps the high-noise steps from being ignored)."""
+    steps): a random step of the student's grid per example, then ``distillation_loss_at``."""
     fine = ddim_timesteps(schedule.num_steps, 2 * student_steps)             # teacher's grid
     fine_prev = torch.cat([fine[1:], torch.tensor([0])])
     pick = torch.randint(0, student_steps, (x0.shape[0],), generator=generator) * 2
     t, t_mid = fine[pick].to(x0.device), fine[pick + 1].to(x0.device)
     t_prev = fine_prev[pick + 1].to(x0.device)
     noise = randn_like(x0, generator)
-    x_t = add_noise(schedule, x0, t, noise)
-    with torch.no_grad():                                  # the teacher's two deterministic steps
-        x_mid = ddim_step(schedule, teacher(x_t, t), x_t, t, t_mid)
-        x_prev = ddim_step(schedule, teacher(x_mid, t_mid), x_mid, t_mid, t_prev)
-        target = two_step_target(schedule, x_t, t, t_prev, x_prev)
-    x0_student = predict_x0(schedule, x_t, t, student(x_t, t))
-    snr = extract(schedule.snr(), t, x_t).clamp(min=1.0)
-    return (snr * (x0_student - target).pow(2)).flatten(1).mean(dim=1).mean()
+    return distillation_loss_at(student, teacher, schedule, x0, t, t_mid, t_prev, noise)

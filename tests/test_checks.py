@@ -150,7 +150,17 @@ def test_chapter_4_reference_solutions_pass(capsys):
     from diffusion_lite.nn import timestep_embedding
     checks.check_timestep_embedding(timestep_embedding)
     checks.check_conv_output_size(lambda size, k, s, p: (size + 2 * p - k) // s + 1)
-    assert capsys.readouterr().out.count("✅") == 2
+    checks.check_untrained_loss(lambda: 1.0)
+    assert capsys.readouterr().out.count("✅") == 3
+
+
+def test_unet_shapes_are_measured_with_hooks(capsys):
+    from diffusion_lite.checks.networks import _SHAPE_CONFIGS, _unet_shapes
+    checks.check_unet_shapes(_unet_shapes)
+    assert "✅" in capsys.readouterr().out
+    assert len({len(c.channel_mults) for c in _SHAPE_CONFIGS}) == 3     # three depths
+    with pytest.raises(checks.ExerciseError, match="mid.res.1: you predicted"):
+        checks.check_unet_shapes(lambda c: {**_unet_shapes(c), "mid.res.1": (1, 1, 1)})
 
 
 def _embedding(order="sin-cos", interleave=False, divisor="half", first_i=0, shift=0):
@@ -200,8 +210,10 @@ def test_conv_size_mistakes_are_named(wrong, hint):
 def test_chapter_5_reference_solutions_pass(capsys):
     from diffusion_lite.metrics import total_variation
     checks.check_ema_update(lambda ema, w, decay: decay * ema + (1 - decay) * w)
-    checks.check_total_variation(total_variation)
-    assert capsys.readouterr().out.count("✅") == 2
+    checks.check_total_variation(total_variation, 0.9)
+    checks.check_ema_share(1 - 0.995**200, 139)
+    checks.check_kl_weight(0.5589, "small")
+    assert capsys.readouterr().out.count("✅") == 4
 
 
 def _in_place_ema(ema, w, decay):
@@ -234,17 +246,24 @@ def test_ema_mistakes_are_named(wrong, hint):
     (lambda p, q: (p - q).abs().max().item(), "largest difference of a single class;"),
     (lambda p, q: 0.5 * (p - q).abs().max().item(), "single class, halved"),
     (lambda p, q: (p - q).pow(2).sum().sqrt().item(), "Euclidean"),
-    (lambda p, q: (p - q).abs().sum() / 2, None),
+    (lambda p, q: (p - q).abs().sum() / 2, "a 0-d tensor is not a float"),
     (lambda p, q: __import__("torch").minimum(p, q).sum().item(), "overlap"),
     (lambda p, q: "0.1", "expected a number"),
     (lambda p, q: 0.25, "expected"),
 ])
 def test_total_variation_mistakes_are_named(wrong, hint):
-    if hint is None:                       # a one-element tensor is accepted as a number
-        checks.check_total_variation(wrong)
-        return
     with pytest.raises(checks.ExerciseError, match=hint):
-        checks.check_total_variation(wrong)
+        checks.check_total_variation(wrong, 0.9)
+
+
+def test_total_variation_edge_cases_and_the_written_value():
+    from diffusion_lite.metrics import total_variation
+    with pytest.raises(checks.ExerciseError, match="disjoint histograms"):   # right on random pairs
+        checks.check_total_variation(lambda p, q: min(total_variation(p, q), 0.9), 0.9)
+    with pytest.raises(checks.ExerciseError, match="not answered yet"):
+        checks.check_total_variation(total_variation, None)
+    with pytest.raises(checks.ExerciseError, match="0-d tensor"):
+        checks.check_total_variation(total_variation, __import__("torch").tensor(0.9))
 
 
 def test_chapter_6_reference_solutions_pass(capsys):
@@ -322,7 +341,7 @@ def _slerp_variant(a, b, alpha, kind):
     (_unnormalised_slerp, "both norms"),
     (lambda a, b, alpha: a, "largest difference"),
     (lambda a, b, alpha: _slerp_variant(a, b, alpha, "dot"), "NaN"),
-    (lambda a, b, alpha: _slerp_variant(a, b, alpha, "dot-clamped"), "enormous"),
+    (lambda a, b, alpha: _slerp_variant(a, b, alpha, "dot-clamped"), "unnormalised"),
     (lambda a, b, alpha: _slerp_variant(a, b, alpha, "no-sin"), "Divide both weights"),
     (lambda a, b, alpha: _slerp_variant(a, b, alpha, "cos"), "cosine itself"),
     (lambda a, b, alpha: _slerp_variant(a, b, alpha, "unit"), "unit sphere"),
@@ -422,7 +441,8 @@ def test_cross_attention_mistakes_are_named(wrong, hint):
 @pytest.mark.parametrize("wrong, hint", [
     (lambda d, a: (d == a).float().mean().item(), "averaged over attributes"),
     (lambda d, a: (d == a).any(dim=1).float().mean().item(), "not any"),
-    (lambda d, a: "all", "expected a number"),
+    (lambda d, a: "all", "expected a float"),
+    (lambda d, a: (d == a).all(dim=1).float().mean(), r"\.item\(\)"),
     (lambda d, a: (d == a).all(dim=1).sum().item(), "how many rows"),
     (lambda d, a: 100 * (d == a).all(dim=1).float().mean().item(), "percentage"),
     (lambda d, a: (d != a).any(dim=1).float().mean().item(), "with a mistake"),
@@ -433,10 +453,46 @@ def test_prompt_accuracy_mistakes_are_named(wrong, hint):
         checks.check_prompt_accuracy(wrong)
 
 
+def test_attention_diagnosis_passes_and_answers_none_as_unanswered(capsys):
+    checks.check_attention_diagnosis({"A": "b", "B": "a", "C": "c"})
+    assert capsys.readouterr().out.count("✅") == 1
+    with pytest.raises(checks.ExerciseError, match="not answered yet"):
+        checks.check_attention_diagnosis(None)
+
+
+def test_attention_suspects_each_have_a_different_fault():
+    import torch as th
+
+    from diffusion_lite.checks.conditioning import SUSPECTS, _with_fault
+    q, k, v = th.randn(1, 6, 9), th.randn(1, 4, 9), th.randn(1, 4, 9)
+    faults = [next(f for f in "abcd" if th.allclose(fn(q, k, v)[0], _with_fault(f, q, k, v)[0]))
+              for fn in SUSPECTS.values()]
+    assert sorted(faults) == ["a", "b", "c"]
+
+
 def test_chapter_10_reference_solutions_pass(capsys):
+    from diffusion_lite.schedules import FlowPath
+    from diffusion_lite.solvers import flow_sample
+
     checks.check_score(lambda eps, ab: -eps / (1 - ab).sqrt())
     checks.check_flow_pair(lambda x0, n, t: ((1 - t[:, None]) * x0 + t[:, None] * n, n - x0))
-    assert capsys.readouterr().out.count("✅") == 2
+    checks.check_flow_euler(lambda model, x_T, n: flow_sample(
+        model, FlowPath(), tuple(x_T.shape), num_steps=n, method="euler", x_T=x_T, progress=False))
+    checks.check_flow_heun_calls(lambda n: 2 * n - 1)
+    assert capsys.readouterr().out.count("✅") == 4
+
+
+def test_flow_euler_names_a_midpoint_loop():
+    import torch
+
+    def midpoint(model, x_T, n):
+        x, times = x_T, torch.linspace(1, 0, n + 1)
+        for t, t_next in zip(times[:-1], times[1:]):
+            t_mid = torch.full((len(x),), ((t + t_next) / 2).item())
+            x = x + (t_next - t) * model(x, t_mid)
+        return x
+    with pytest.raises(checks.ExerciseError, match="Euler's method on num_steps equal steps"):
+        checks.check_flow_euler(midpoint)
 
 
 @pytest.mark.parametrize("wrong, hint", [
@@ -470,10 +526,33 @@ def test_flow_pair_mistakes_are_named(wrong, hint):
         checks.check_flow_pair(wrong)
 
 
-def test_chapter_11_reference_solution_passes(capsys):
+def test_chapter_11_reference_solutions_pass(capsys):
+    from diffusion_lite.distill import distillation_loss_at
     checks.check_distillation_target(
         lambda x, xn, a, s, an, sn: (xn - sn / s * x) / (an - sn / s * a))
-    assert capsys.readouterr().out.count("✅") == 1
+    checks.check_distillation_loss(distillation_loss_at)
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+def test_distillation_loss_at_is_the_drawn_loss():
+    import torch as th
+
+    from diffusion_lite.distill import distillation_loss, distillation_loss_at
+    from diffusion_lite.samplers import ddim_timesteps
+    from diffusion_lite.schedules import NoiseSchedule
+    from diffusion_lite.unet import MLPDenoiser
+    schedule, x0 = NoiseSchedule.cosine(1000), th.randn(8, 2)
+    teacher, student = MLPDenoiser(hidden=16, num_blocks=1), MLPDenoiser(hidden=16, num_blocks=1)
+    drawn = distillation_loss(student, teacher, schedule, x0, student_steps=2,
+                              generator=th.Generator().manual_seed(3))
+    g = th.Generator().manual_seed(3)                 # the same draws, in the same order
+    fine = ddim_timesteps(1000, 4)
+    pick = th.randint(0, 2, (8,), generator=g) * 2
+    t_prev = th.cat([fine[1:], th.tensor([0])])[pick + 1]
+    noise = th.randn(x0.shape, generator=g)
+    given = distillation_loss_at(student, teacher, schedule, x0, fine[pick], fine[pick + 1],
+                                 t_prev, noise)
+    assert th.allclose(drawn, given)
 
 
 @pytest.mark.parametrize("wrong, hint", [
@@ -483,6 +562,8 @@ def test_chapter_11_reference_solution_passes(capsys):
     (lambda x, xn, a, s, an, sn: (xn - sn / s * x) / (an - sn / s), "multiplies a_t"),
     (lambda x, xn, a, s, an, sn: (x - sn / s * xn) / (an - sn / s * a), "swapped x_t and x_next"),
     (lambda x, xn, a, s, an, sn: xn, "landing point"),
+    (lambda x, xn, a, s, an, sn: ((xn - sn) / s * x) / (an - sn / s * a), "precedence"),
+    (lambda x, xn, a, s, an, sn: (xn - sn / s * x) / an - sn / s * a, "denominator in parentheses"),
 ])
 def test_distillation_target_mistakes_are_named(wrong, hint):
     with pytest.raises(checks.ExerciseError, match=hint):
@@ -494,7 +575,15 @@ def test_chapter_9_reference_solutions_pass(capsys):
 
     checks.check_kl(kl_to_standard_normal)
     checks.check_reparameterise(lambda m, lv, n: m + (0.5 * lv).exp() * n)
-    assert capsys.readouterr().out.count("✅") == 2
+    checks.check_flop_ratio(lambda: 16.0)
+    assert capsys.readouterr().out.count("✅") == 3
+
+
+@pytest.mark.parametrize("prediction, hint", [(12.0, "numbers in an image"), (30.0, "fewer than"),
+                                              (8.0, "more than")])
+def test_flop_ratio_grades_the_prediction(prediction, hint):
+    with pytest.raises(checks.ExerciseError, match=hint):
+        checks.check_flop_ratio(lambda: prediction)
 
 
 def _kl_terms(m, lv):
@@ -555,52 +644,6 @@ def test_chapter_12_reference_solutions_pass(capsys):
     assert capsys.readouterr().out.count("✅") == 2
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda lg: __import__("torch").log1p(-lg.sigmoid()).mean(), "saturating"),
-    (lambda lg: __import__("torch").nn.functional.logsigmoid(lg).mean(), "minus sign"),
-    (lambda lg: __import__("torch").nn.functional.softplus(lg).mean(), "look \\*fake\\*"),
-    (lambda lg: -lg.sigmoid().clamp(min=1e-8).log().mean(), "hides the underflow"),
-    (lambda lg: -lg.sigmoid().log().mean(), "underflows to log\\(0\\)"),
-    (lambda lg: __import__("torch").nn.functional.softplus(-lg.detach()).mean(), "no gradient"),
-    (lambda lg: __import__("torch").nn.functional.softplus(-lg).sum(), "do not sum"),
-    (lambda lg: __import__("torch").nn.functional.softplus(-lg), "scalar"),
-    (lambda lg: lg.mul_(-1).exp().log1p().mean(), "in place"),
-])
-def test_generator_loss_mistakes_are_named(wrong, hint):
-    with pytest.raises(checks.ExerciseError, match=hint):
-        checks.check_generator_loss(wrong)
-
-
-def _input_gradient(d, x, create_graph=True):
-    import torch as th
-
-    x = x.detach().requires_grad_(True)
-    return th.autograd.grad(d(x).sum(), x, create_graph=create_graph)[0]
-
-
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda d, x: _input_gradient(d, x).norm(dim=1).mean(), "Square the norm"),
-    (lambda d, x: _input_gradient(d, x).pow(2).mean(), "averaged over the coordinates"),
-    (lambda d, x: _input_gradient(d, x).pow(2).sum(), "do not sum"),
-    (lambda d, x: (_input_gradient(d, x).norm(dim=1) - 1).pow(2).mean(), "WGAN-GP"),
-    (lambda d, x: d(x).pow(2).mean(), "input points"),
-    (lambda d, x: _input_gradient(d, x, create_graph=False).pow(2).sum(1).mean(), "create_graph"),
-    (lambda d, x: _input_gradient(d, x).pow(2).sum(1), "scalar"),
-    (lambda d, x: 0.5 * _input_gradient(d, x).pow(2).sum(1).mean(), "factor γ/2"),
-    (lambda d, x: __import__("torch").autograd.grad(d(x).sum(), x, create_graph=True)[0]
-     .pow(2).sum(1).mean(), "cannot differentiate"),
-    (lambda d, x: __import__("torch").autograd.grad(d(x.requires_grad_()).sum(), x,
-                                                    create_graph=True)[0].pow(2).sum(1).mean(),
-     "changed the caller"),
-    (lambda d, x: _input_gradient(lambda y: d(y).sigmoid(), x).pow(2).sum(1).mean(),
-     "probability"),
-    (lambda d, x: _input_gradient(lambda y: d(y).mean(), x).pow(2).sum(1).mean(), "Sum the logits"),
-])
-def test_r1_penalty_mistakes_are_named(wrong, hint):
-    with pytest.raises(checks.ExerciseError, match=hint):
-        checks.check_r1_penalty(wrong)
-
-
 def _noised(schedule, known, t, noise):
     alpha_bar = schedule.alpha_bars[t][:, None, None]
     return alpha_bar.sqrt() * known + (1 - alpha_bar).sqrt() * noise
@@ -623,26 +666,81 @@ def test_chapter_13_reference_solutions_pass(capsys):
     assert capsys.readouterr().out.count("✅") == 2
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda s, x, known, mask, t, noise: __import__("torch").where(mask, known, x), "Noise the known"),
-    (lambda s, x, known, mask, t, noise: __import__("torch").where(mask, x, _noised(s, known, t, noise)),
-     "KEEP"),
-    (lambda s, x, known, mask, t, noise: __import__("torch").where(mask, _noised(s, known, t + 1, noise), x),
-     "one step noisier"),
-    (lambda s, x, known, mask, t, noise: _noised(s, known, t, noise), "unknown entries"),
-])
-def test_replace_known_mistakes_are_named(wrong, hint):
-    with pytest.raises(checks.ExerciseError, match=hint):
-        checks.check_replace_known(wrong)
+def test_chapter_12_gan_step_agrees_with_train_gan_written_another_way(capsys):
+    import torch as th
+    import torch.nn.functional as F
+
+    def step(g_net, d_net, opt_g, opt_d, real, z_d, z_g, r1_gamma):
+        d_loss = F.softplus(-d_net(real)).mean() + F.softplus(d_net(g_net(z_d).detach())).mean()
+        x = real.detach().requires_grad_(True)
+        (grad,) = th.autograd.grad(d_net(x).sum(), x, create_graph=True)
+        opt_d.zero_grad()
+        (d_loss + r1_gamma / 2 * grad.pow(2).sum(1).mean()).backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        g_loss = -F.logsigmoid(d_net(g_net(z_g))).mean()
+        g_loss.backward()
+        opt_g.step()
+        return d_loss.item(), g_loss.item()
+
+    checks.check_gan_step(step)
+    assert "✅" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda a, b: _chamfer_parts(a, b)[0].mean(1), "both directions"),
-    (lambda a, b: _chamfer_parts(a, b)[1].mean(1), "only b to a"),
-    (lambda a, b: sum(part.sqrt().mean(1) for part in _chamfer_parts(a, b)), "squared"),
-    (lambda a, b: sum(part.sum(1) for part in _chamfer_parts(a, b)), "mean"),
-    (lambda a, b: sum(part.mean() for part in _chamfer_parts(a, b)), "shape"),
-])
-def test_chamfer_mistakes_are_named(wrong, hint):
-    with pytest.raises(checks.ExerciseError, match=hint):
-        checks.check_chamfer_distance(wrong)
+def test_chapter_12_saturation_slopes_are_measured():
+    checks.check_saturation(-0.01, -0.99)
+    checks.check_saturation(-0.2, -0.8, d_fake=0.2)           # the reference follows d_fake
+    with pytest.raises(checks.ExerciseError, match="not answered yet"):
+        checks.check_saturation(None, None)
+    with pytest.raises(checks.ExerciseError, match="swapped"):
+        checks.check_saturation(-0.8, -0.2, d_fake=0.2)
+    with pytest.raises(ValueError, match="d_fake"):
+        checks.check_saturation(-0.01, -0.99, d_fake=1.0)
+
+
+def test_chapter_13_the_package_sampler_answers_the_loop_and_choices_are_measured(capsys):
+    from diffusion_lite.samplers import ddim_sample
+
+    checks.check_inpaint_loop(lambda model, schedule, known, mask, n, g: ddim_sample(
+        model, schedule, known.shape, num_steps=n, eta=1.0, clip_x0=1.0, inpaint=(known, mask),
+        generator=g, progress=False))
+    checks.check_flatten("c", "b")
+    assert capsys.readouterr().out.count("✅") == 2
+    with pytest.raises(checks.ExerciseError, match="must be one of"):
+        checks.check_flatten("c", "B")
+
+
+def test_chapter_1_and_2_predictions_and_loop_pass(capsys):
+    import torch
+
+    from diffusion_lite.losses import epsilon_loss
+    from diffusion_lite.schedules import NoiseSchedule
+
+    def forgetting(schedule, data_std, level):
+        alpha_bar = schedule.alpha_bars.double()
+        corr = alpha_bar.sqrt() * data_std / (alpha_bar * data_std**2 + 1 - alpha_bar).sqrt()
+        return int((corr < level).nonzero()[0])
+
+    def train(model, optimizer, schedule, data, steps, batch_size, generator):
+        losses = []
+        for _ in range(steps):
+            x0 = data[torch.randint(0, len(data), (batch_size,), generator=generator)]
+            t = torch.randint(1, schedule.num_steps + 1, (batch_size,), generator=generator)
+            loss = epsilon_loss(model, schedule, x0, t=t, noise=torch.randn(x0.shape, generator=generator))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return losses
+
+    checks.check_forgetting_step(forgetting)
+    tenth = {name: int((getattr(NoiseSchedule, name)(1000).alpha_bars.sqrt() < 0.1).nonzero()[0])
+             for name in ("linear", "cosine")}
+    checks.check_signal_below_tenth(tenth)
+    checks.check_training_loop(train)
+    out = capsys.readouterr().out
+    assert out.count("✅") == 3 and "measured on 100,000 points" in out
+    with pytest.raises(checks.ExerciseError, match="not answered yet"):
+        checks.check_signal_below_tenth(None)
+    with pytest.raises(checks.ExerciseError, match="keys 'linear' and 'cosine'"):
+        checks.check_signal_below_tenth({"linear": tenth["linear"]})

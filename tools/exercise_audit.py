@@ -94,8 +94,12 @@ def _run(imports: str, setup: str, answer: str, check: str) -> Outcome:
     """Run the student's cell ``answer`` and then the checker cell ``check`` in a fresh namespace
     that holds the chapter's imports and the exercise's ``setup``."""
     namespace: dict = {"__name__": "__exercise__"}
-    exec(compile(imports + "\n" + setup, "<setup>", "exec"), namespace)
-    exec(compile(answer, "<answer>", "exec"), namespace)
+    with contextlib.redirect_stdout(io.StringIO()):          # what the cells print is not asked
+        exec(compile(imports + "\n" + setup, "<setup>", "exec"), namespace)
+        try:
+            exec(compile(answer, "<answer>", "exec"), namespace)
+        except NotImplementedError:   # the stub of an answer that sets a variable stops its cell
+            pass
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         try:
             exec(compile(check, "<check>", "exec"), namespace)

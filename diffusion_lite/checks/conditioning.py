@@ -1,13 +1,18 @@
-"""Checkers for conditioning: classifier-free guidance and label dropout (chapter 7),
-cross-attention and prompt accuracy (chapter 8)."""
+"""Checkers for conditioning: classifier-free guidance, label dropout and negative guidance
+(chapter 7), cross-attention, prompt accuracy and three broken cross-attentions to diagnose
+(chapter 8)."""
 
 from __future__ import annotations
+
+import functools
 
 import torch
 
 from ._common import (
+    NOT_IMPLEMENTED,
     Exercise,
     ExerciseError,
+    Mistake,
     _call_student,
     _close,
     _diagnose,
@@ -71,18 +76,23 @@ def check_drop_labels(fn) -> None:
         share = (out == 10).float().mean().item()
         tolerance = 4 * (p * (1 - p) / len(labels)) ** 0.5 + 1e-9
         if abs(share - p) > tolerance:
-            hint = (" Drop when a uniform draw is *below* p, so that the chance is p, not 1 - p."
-                    if abs(share - (1 - p)) <= tolerance else "")
+            hint = (" You dropped 1 - p of them: drop where a uniform draw is *below* p, and "
+                    "torch.where(drop, null_class, labels) puts null_class where drop is True."
+                    if abs(share - (1 - p)) <= tolerance else
+                    " All or none were dropped: draw one number per label, "
+                    "torch.rand(labels.shape, generator=generator), not one for the whole batch."
+                    if share in (0.0, 1.0) else "")
             raise ExerciseError(f"{name}: {share:.3f} of the labels were dropped, expected about "
                                 f"{p}.{hint}")
-    a = fn(labels.clone(), 0.5, 10, torch.Generator().manual_seed(12))
-    again = fn(labels.clone(), 0.5, 10, torch.Generator().manual_seed(12))
+    name = "check_drop_labels (p=0.5)"
+    a = _call_student(name, fn, labels, 0.5, 10, torch.Generator().manual_seed(12))
+    again = _call_student(name, fn, labels, 0.5, 10, torch.Generator().manual_seed(12))
     if not torch.equal(a, again):
         raise ExerciseError("check_drop_labels: two generators with the same seed dropped "
                             "different labels, so your function draws from the global random "
                             "state; pass the generator you are given: torch.rand(..., "
                             "generator=generator).")
-    b = fn(labels.clone(), 0.5, 10, torch.Generator().manual_seed(13))
+    b = _call_student(name, fn, labels, 0.5, 10, torch.Generator().manual_seed(13))
     if torch.equal(a == 10, b == 10):
         raise ExerciseError("check_drop_labels: two different generators dropped the same labels; "
                             "draw the random numbers with the generator you are given, not with "
@@ -143,9 +153,10 @@ def check_prompt_accuracy(fn) -> None:
         raise ExerciseError(f"{name}: not yet. You got one number per attribute: reduce each row "
                             "with .all(dim=1) first, then average over the rows.")
     if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        answer = answer.item()
+        raise ExerciseError(f"{name}: expected a float, got a tensor of shape "
+                            f"{tuple(answer.shape)}; turn it into a Python number with .item().")
     if not isinstance(answer, (float, int)) or isinstance(answer, bool):
-        raise ExerciseError(f"{name}: expected a number, got {type(answer).__name__}")
+        raise ExerciseError(f"{name}: expected a float, got {type(answer).__name__}")
     all_right = (described == asked).all(dim=1).float()
     reference = all_right.mean().item()
     mistakes = {   # checked only when the answer is wrong
@@ -167,6 +178,279 @@ def check_prompt_accuracy(fn) -> None:
     raise ExerciseError(f"{name}: expected {reference:.3f}, got {answer:.3f}")
 
 
+def _value_checker(check):
+    """Decorate a checker of a value the student sets (a choice, a dict of choices): ``None``,
+    the value before the student answers, is reported as not answered yet, and the error is
+    raised afresh here so that its traceback does not show the checker's lines."""
+    @functools.wraps(check)
+    def wrapped(answer, *args, **kwargs):
+        __tracebackhide__ = True        # noqa: F841 (read by IPython and pytest)
+        if answer is None:
+            raise ExerciseError(f"{check.__name__}: {NOT_IMPLEMENTED}") from None
+        try:
+            return check(answer, *args, **kwargs)
+        except ExerciseError as error:
+            message = str(error)
+        raise ExerciseError(message) from None
+    return wrapped
+
+
+def _choice(name: str, answer, options) -> str:
+    if not isinstance(answer, str) or answer.strip().lower() not in options:
+        raise ExerciseError(f"{name}: expected one of {', '.join(repr(o) for o in options)} "
+                            f"(a string), got {answer!r:.60}")
+    return answer.strip().lower()
+
+
+def _agreement(model, schedule, w: float, n: int = 200, steps: int = 10) -> float:
+    """The share of ``n`` guided DDIM samples (digits 0-9 asked for in turn, seeded noise) that
+    the digit classifier reads as the digit asked for."""
+    from ..features import digits_classifier
+    from ..samplers import ddim_sample
+    device = next(model.parameters()).device
+    labels = torch.arange(n) % 10
+    x_T = torch.randn(n, 1, 8, 8, generator=torch.Generator().manual_seed(7))
+    samples = ddim_sample(model, schedule, x_T.shape, x_T=x_T.to(device), cond=labels.to(device),
+                          guidance_scale=w, num_steps=steps, progress=False).cpu()
+    with torch.no_grad():
+        read = digits_classifier()(samples).argmax(dim=1)
+    return (read == labels).float().mean().item()
+
+
+NEGATIVE_GUIDANCE_CHOICES = {"a": "higher than at w = 0", "b": "about the same as at w = 0",
+                             "c": "lower than at w = 0"}
+
+
+@_value_checker
+def check_negative_guidance(prediction, model, schedule, n: int = 200) -> None:
+    """Chapter 7. ``prediction``, one of ``NEGATIVE_GUIDANCE_CHOICES``, says how the share of
+    samples read as the requested digit at w = -1 compares with w = 0. The checker samples
+    ``n`` digits at both scales from the same noise, prints both shares, and grades the
+    prediction against what it measured (a gap within two standard errors is "the same")."""
+    name = "check_negative_guidance"
+    choice = _choice(name, prediction, NEGATIVE_GUIDANCE_CHOICES)
+    at_zero, at_minus_one = _agreement(model, schedule, 0.0, n), _agreement(model, schedule, -1.0, n)
+    error = ((at_zero * (1 - at_zero) + at_minus_one * (1 - at_minus_one)) / n) ** 0.5
+    gap = at_minus_one - at_zero
+    measured = "a" if gap > 2 * error else "c" if gap < -2 * error else "b"
+    print(f"measured on {n} samples from the same noise: agreement {at_zero:.3f} at w = 0, "
+          f"{at_minus_one:.3f} at w = -1 (difference {gap:+.3f}, standard error {error:.3f}); "
+          f"you predicted {NEGATIVE_GUIDANCE_CHOICES[choice]}.")
+    if choice == measured:
+        return print(f"✅ {name}: your prediction agrees with the measurement.")
+    why = {
+        "a": "w = -1 does not ask for the class more strongly: the guided prediction is then "
+             "2 eps_uncond - eps_cond, one step *away* from the conditional prediction, and it "
+             "targets p(x_t) p(c | x_t)^(-1), which favours what the implicit classifier finds "
+             "least like c.",
+        "b": "w multiplies eps_cond - eps_uncond, which is not zero: w = -1 lies as far from the "
+             "unconditional model (w = 0) on one side as the conditional model (w = 1) on the "
+             "other, and it pushes away from c as w = 1 pulls towards it.",
+        "c": "the measurement did not fall below w = 0 by more than two standard errors.",
+    }[choice]
+    raise ExerciseError(f"{name}: not what was measured ({NEGATIVE_GUIDANCE_CHOICES[measured]}). "
+                        f"{why}")
+
+
+# Three broken cross-attentions for chapter 8's bug hunt: each returns (output, weights) for
+# q (B, N, d) and k, v (B, L, d), like one head of the chapter's equation, and each has one fault.
+def _suspect_a(q, k, v):
+    weights = torch.softmax(q @ k.transpose(1, 2), dim=-1)                # (B, N, L)
+    return weights @ v, weights
+
+
+def _suspect_b(q, k, v):
+    weights = torch.softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=1)
+    return weights @ v, weights
+
+
+def _suspect_c(q, k, v):
+    weights = torch.softmax(q @ k.transpose(1, 2) / q.shape[-1], dim=-1)
+    return weights @ v, weights
+
+
+SUSPECTS = {"A": _suspect_a, "B": _suspect_b, "C": _suspect_c}
+FAULTS = {"a": "the softmax runs over the wrong axis (the pixels, not the words)",
+          "b": "the scores are not divided by sqrt(d)",
+          "c": "the scores are divided by d instead of sqrt(d)",
+          "d": "the weights average the keys k instead of the values v"}
+
+
+def _with_fault(fault: str, q, k, v):
+    """One head of cross-attention with ``fault`` (a key of ``FAULTS``): (output, weights)."""
+    scores = q @ k.transpose(1, 2)                                         # (B, N, L)
+    d = q.shape[-1]
+    weights = torch.softmax(scores / {"b": 1.0, "c": d}.get(fault, d**0.5),
+                            dim=1 if fault == "a" else -1)
+    return weights @ (k if fault == "d" else v), weights
+
+
+@_value_checker
+def check_attention_diagnosis(diagnosis) -> None:
+    """Chapter 8. ``diagnosis`` maps each suspect of ``SUSPECTS`` ("A", "B", "C") to the key
+    of ``FAULTS`` that names its fault. A wrong entry is answered with the diagnostic that rules
+    it out, measured on the suspect: do the weights' rows sum to 1, does each pixel read most
+    the word that softmax(q kᵀ / sqrt(d)) says, are the weights sharper or flatter than those,
+    and is the output the weights times v."""
+    name = "check_attention_diagnosis"
+    if not isinstance(diagnosis, dict) or set(diagnosis) != set(SUSPECTS):
+        raise ExerciseError(f"{name}: expected a dict with the keys {sorted(SUSPECTS)}, one "
+                            f"fault for each suspect, got {diagnosis!r:.80}")
+    g = torch.Generator().manual_seed(16)
+    q, k, v = (torch.randn(2, *shape, 16, generator=g) for shape in [(64,), (8,), (8,)])
+    _, right = _with_fault("", q, k, v)
+    sharpness = right.max(dim=-1).values.mean().item()     # mean largest weight of a pixel's row
+    for suspect, fn in SUSPECTS.items():
+        choice = _choice(f"{name} (suspect {suspect})", diagnosis[suspect], FAULTS)
+        out, weights = fn(q, k, v)
+        fault = next(f for f in FAULTS if torch.allclose(out, _with_fault(f, q, k, v)[0]))
+        if choice == fault:
+            continue
+        rows = (weights.sum(dim=-1) - 1).abs().max().item()
+        favourite = (weights.argmax(dim=-1) == right.argmax(dim=-1)).float().mean().item()
+        its_sharpness = weights.max(dim=-1).values.mean().item()
+        if choice == "d":
+            why = (f"its output is its weights times v (to within "
+                   f"{(out - weights @ v).abs().max().item():.1e}): it averages the values.")
+        elif rows > 1e-4:
+            why = (f"its weights' rows do not sum to 1 (one is off by {rows:.2f}): a pixel's "
+                   "weights over the words no longer form a softmax over the words, which no "
+                   "scaling of the scores can cause.")
+        elif choice == "a":
+            why = (f"its weights' rows sum to 1 (largest gap {rows:.1e}) and {favourite:.0%} of "
+                   "the pixels read most the same word as with softmax(q kᵀ / sqrt(d)); a "
+                   "softmax over the pixels would break both.")
+        else:
+            sharper = its_sharpness > sharpness
+            why = (f"its weights are {'sharper' if sharper else 'flatter'} than softmax(q kᵀ / "
+                   f"sqrt(d)) (a pixel's largest weight is {its_sharpness:.2f} on average, "
+                   f"against {sharpness:.2f}); " + (
+                       "dividing by d, larger than sqrt(d), would make them flatter."
+                       if choice == "c" else
+                       "leaving out the division by sqrt(d) would make them sharper."))
+        raise ExerciseError(f"{name}: suspect {suspect} is not ({choice}), {FAULTS[choice]}: "
+                            f"{why}")
+    print(f"✅ {name}: all {len(SUSPECTS)} faults named.")
+
+
 # The exercises this module checks, by label: their kind and the typical wrong answers
 # each checker must name (tools/exercise_audit.py runs them).
-EXERCISES: dict[str, Exercise] = {}
+def _guided(body: str) -> str:
+    return "def my_guided_eps(eps_cond, eps_uncond, w):\n" + body
+
+
+def _dropped(body: str) -> str:
+    return "def my_drop_labels(labels, p, null_class, generator):\n" + body
+
+
+def _attention(body: str) -> str:
+    return "def my_cross_attention(q, k, v):\n    d = q.shape[-1]\n" + body
+
+
+def _accuracy(body: str) -> str:
+    return "def my_accuracy(described, asked):\n" + body
+
+
+def _diagnosis(a: str, b: str, c: str) -> str:
+    return f'my_diagnosis = {{"A": "{a}", "B": "{b}", "C": "{c}"}}\n'
+
+
+_CHAPTER_7_MODEL = 'model, schedule = dl.zoo.load("digits_unet_cond", device="cpu")\n'
+
+EXERCISES: dict[str, Exercise] = {
+    "ex-guidance-formula": Exercise("transcription", reference="diffusion_lite.samplers.guided_eps",
+                                    mistakes=(
+        Mistake("Ho & Salimans' eq. 6", _guided(
+            "    return eps_cond + w * (eps_cond - eps_uncond)\n")),
+        Mistake("towards the class", _guided(
+            "    return eps_uncond + w * (eps_uncond - eps_cond)\n")),
+        Mistake("swapped the roles", _guided(
+            "    return eps_cond + w * (eps_uncond - eps_cond)\n")),
+        Mistake("Add the unconditional prediction back", _guided(
+            "    return w * (eps_cond - eps_uncond)\n")),
+        Mistake("subtract eps_uncond inside the bracket", _guided(
+            "    return eps_uncond + w * eps_cond\n")),
+        Mistake("changed its input in place", _guided(
+            "    eps_cond -= eps_uncond\n    return eps_uncond + w * eps_cond\n")),
+        Mistake("expected a torch.Tensor", _guided(
+            "    return (eps_uncond + w * (eps_cond - eps_uncond)).numpy()\n")),
+    )),
+    "ex-guidance-dropout": Exercise("transcription", reference="diffusion_lite.losses.drop_labels",
+                                    mistakes=(
+        Mistake("global random state", _dropped(
+            "    drop = torch.rand(labels.shape) < p\n"
+            "    return torch.where(drop, torch.full_like(labels, null_class), labels)\n")),
+        Mistake("one your function seeds itself", _dropped(
+            "    drop = torch.rand(labels.shape, generator=torch.Generator().manual_seed(0)) < p\n"
+            "    return torch.where(drop, torch.full_like(labels, null_class), labels)\n")),
+        Mistake("below\\* p", _dropped(
+            "    drop = torch.rand(labels.shape, generator=generator) > p\n"
+            "    return torch.where(drop, torch.full_like(labels, null_class), labels)\n")),
+        Mistake("puts null_class where drop is True", _dropped(
+            "    drop = torch.rand(labels.shape, generator=generator) < p\n"
+            "    return torch.where(drop, labels, torch.full_like(labels, null_class))\n")),
+        Mistake("one number per label", _dropped(
+            "    drop = torch.rand(1, generator=generator) < p\n"
+            "    return torch.where(drop, torch.full_like(labels, null_class), labels)\n")),
+        Mistake("returned the mask", _dropped(
+            "    return torch.rand(labels.shape, generator=generator) < p\n")),
+        Mistake("changed its input in place", _dropped(
+            "    labels[torch.rand(labels.shape, generator=generator) < p] = null_class\n"
+            "    return labels\n")),
+        Mistake("not by arithmetic on the mask", _dropped(
+            "    drop = torch.rand(labels.shape, generator=generator) < p\n"
+            "    return torch.where(drop, float(null_class), labels.float())\n")),
+    )),
+    "ex-guidance-negative": Exercise("prediction", setup=_CHAPTER_7_MODEL, mistakes=(
+        Mistake("targets p\\(x_t\\) p\\(c \\| x_t\\)\\^\\(-1\\)", 'my_prediction = "a"\n'),
+        Mistake("is not zero", 'my_prediction = "b"\n'),
+        Mistake("expected one of", 'my_prediction = "lower"\n'),
+        Mistake("expected one of", "my_prediction = 3\n"),
+    )),
+    "ex-text-attention": Exercise("transcription", mistakes=(
+        Mistake("Scale the scores by 1 / sqrt\\(d\\)", _attention(
+            "    return torch.softmax(q @ k.transpose(1, 2), dim=-1) @ v\n")),
+        Mistake("Divide by sqrt\\(d\\), not d", _attention(
+            "    return torch.softmax(q @ k.transpose(1, 2) / d, dim=-1) @ v\n")),
+        Mistake("do not multiply", _attention(
+            "    return torch.softmax(q @ k.transpose(1, 2) * d**0.5, dim=-1) @ v\n")),
+        Mistake("not the number of pixels", _attention(
+            "    return torch.softmax(q @ k.transpose(1, 2) / q.shape[1] ** 0.5, dim=-1) @ v\n")),
+        Mistake("Take the softmax over the keys", _attention(
+            "    return torch.softmax(q @ k.transpose(1, 2) / d**0.5, dim=1) @ v\n")),
+        Mistake("not over the batch", _attention(
+            "    return torch.softmax(q @ k.transpose(1, 2) / d**0.5, dim=0) @ v\n")),
+        Mistake("not the keys k", _attention(
+            "    return torch.softmax(q @ k.transpose(1, 2) / d**0.5, dim=-1) @ k\n")),
+        Mistake("returned the attention weights", _attention(
+            "    return torch.softmax(q @ k.transpose(1, 2) / d**0.5, dim=-1)\n")),
+        Mistake("changed its input in place", _attention(
+            "    q /= d**0.5\n    return torch.softmax(q @ k.transpose(1, 2), dim=-1) @ v\n")),
+    )),
+    "ex-text-accuracy": Exercise("transcription", mistakes=(
+        Mistake("averaged over attributes", _accuracy(
+            "    return (described == asked).float().mean().item()\n")),
+        Mistake("not any of them", _accuracy(
+            "    return (described == asked).any(dim=1).float().mean().item()\n")),
+        Mistake("return the share", _accuracy(
+            "    return (described == asked).all(dim=1).sum().item()\n")),
+        Mistake("not a percentage", _accuracy(
+            "    return 100 * (described == asked).all(dim=1).float().mean().item()\n")),
+        Mistake("share of rows with a mistake", _accuracy(
+            "    return (described != asked).any(dim=1).float().mean().item()\n")),
+        Mistake("with .item\\(\\)", _accuracy(
+            "    return (described == asked).all(dim=1).float().mean()\n")),
+        Mistake("one number per attribute", _accuracy(
+            "    return (described == asked).float().mean(dim=0)\n")),
+    )),
+    "ex-text-bugs": Exercise("bug hunt", mistakes=(
+        Mistake("suspect A .*sharper", _diagnosis("c", "a", "b")),
+        Mistake("suspect A .*rows sum to 1", _diagnosis("a", "b", "c")),
+        Mistake("suspect B .*do not sum to 1", _diagnosis("b", "c", "a")),
+        Mistake("suspect C .*flatter", _diagnosis("b", "a", "b")),
+        Mistake("suspect C .*weights times v", _diagnosis("b", "a", "d")),
+        Mistake("expected a dict", 'my_diagnosis = {"A": "b", "B": "a"}\n'),
+        Mistake("expected one of", _diagnosis("b", "a", "the scale")),
+    )),
+    "ex-text-held-out": Exercise("written"),
+}

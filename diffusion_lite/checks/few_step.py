@@ -1,10 +1,11 @@
-"""Checkers for chapter 11, few-step sampling: the progressive-distillation target."""
+"""Checkers for chapter 11, few-step sampling: the progressive-distillation target and the
+distillation loss of one training batch."""
 
 from __future__ import annotations
 
 import torch
 
-from ._common import Exercise, _call_student, _diagnose, _passed, checker
+from ._common import Exercise, ExerciseError, Mistake, _call_student, _diagnose, _passed, checker
 
 
 @checker
@@ -37,10 +38,190 @@ def check_distillation_target(fn, cases: int = 4) -> None:
                 (x_t - ratio * x_next) / (a_next - ratio * a_t),
             "That is the teacher's landing point x_next itself; the target is the x0 estimate that "
             "makes one DDIM step from x_t land there: solve the step for x0.": x_next,
+            "Operator precedence in the numerator: (x_next - s_next) / s_t * x_t subtracts s_next "
+            "from x_next first; the ratio s_next / s_t multiplies x_t, x_next - s_next / s_t * x_t "
+            "(or compute ratio = s_next / s_t first).":
+                ((x_next - s_next) / s_t * x_t) / (a_next - ratio * a_t),
+            "Operator precedence: put the whole denominator in parentheses; ... / a_next - ratio "
+            "* a_t divides by a_next alone and then subtracts ratio · a_t.":
+                (x_next - ratio * x_t) / a_next - ratio * a_t,
+            "Operator precedence: put the whole numerator in parentheses; x_next - ratio * x_t / "
+            "(...) divides only ratio · x_t.": x_next - ratio * x_t / (a_next - ratio * a_t),
         }, atol=1e-4)
     _passed("check_distillation_target", cases)
 
 
+def _loss_case(seed: int):
+    """A small teacher and student (different weights, the teacher's trainable, so that a
+    gradient reaching it shows), a schedule and one batch with its steps and noise, the last
+    example on the final step, to the clean end."""
+    from ..samplers import ddim_timesteps
+    from ..schedules import NoiseSchedule
+    from ..unet import MLPDenoiser
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        teacher, student = MLPDenoiser(hidden=32, num_blocks=1), MLPDenoiser(hidden=32, num_blocks=1)
+    schedule = NoiseSchedule.cosine(1000)
+    g = torch.Generator().manual_seed(seed)
+    fine = ddim_timesteps(1000, 8)                                   # the teacher's grid: 8 steps
+    fine_prev = torch.cat([fine[1:], torch.tensor([0])])
+    pick = torch.randint(1, 4, (12,), generator=g) * 2              # t = 750, 500, 250: SNR
+    pick[-3:] = torch.tensor([2, 4, 6])                              # below 1, near 1, above 1
+    # (not t = T, where a random student's x0 estimate, divided by sqrt(alpha_bar_T), swamps the rest)
+    x0, noise = torch.randn(12, 2, generator=g), torch.randn(12, 2, generator=g)
+    return teacher, student, schedule, x0, fine[pick], fine[pick + 1], fine_prev[pick + 1], noise
+
+
+def _loss_mistakes(student, teacher, schedule, x0, t, t_mid, t_prev, noise) -> dict[str, float]:
+    """The losses that typical slips give, by the hint that names each."""
+    from ..distill import two_step_target
+    from ..samplers import ddim_step
+    from ..schedules import add_noise, predict_x0
+    with torch.no_grad():
+        x_t = add_noise(schedule, x0, t, noise)
+        x_mid = ddim_step(schedule, teacher(x_t, t), x_t, t, t_mid)
+        x_prev = ddim_step(schedule, teacher(x_mid, t_mid), x_mid, t_mid, t_prev)
+        target = two_step_target(schedule, x_t, t, t_prev, x_prev)
+        eps = student(x_t, t)
+        x0_student = predict_x0(schedule, x_t, t, eps)
+        snr = schedule.snr(t)[:, None]
+        weight = snr.clamp(min=1.0)
+
+        def loss(weights, prediction, goal):
+            return (weights * (prediction - goal).pow(2)).mean().item()
+        return {
+            "Weight each example's squared error by max(SNR_t, 1); you left the weight out.":
+                loss(1.0, x0_student, target),
+            "Clamp the weight from below at 1, max(SNR_t, 1): SNR alone nearly ignores the "
+            "high-noise steps, where SNR_t is close to 0.": loss(snr, x0_student, target),
+            "The target is not the teacher's landing point x_t'' itself: solve one DDIM step "
+            "from x_t for the x0 that lands there (two_step_target).":
+                loss(weight, x0_student, x_prev),
+            "The teacher takes two steps, t -> t' -> t'': the second starts from its first "
+            "step's result x_t', at step t', not from x_t.":
+                loss(weight, x0_student, two_step_target(schedule, x_t, t, t_prev, ddim_step(
+                    schedule, teacher(x_t, t_mid), x_t, t_mid, t_prev))),
+            "The teacher takes two steps, t -> t' -> t''; you took one, straight from t to t''.":
+                loss(weight, x0_student, two_step_target(schedule, x_t, t, t_prev, ddim_step(
+                    schedule, teacher(x_t, t), x_t, t, t_prev))),
+            "The target is x0 at t'' reached by one step from t: two_step_target(schedule, x_t, "
+            "t, t_prev, ...), not from t'.":
+                loss(weight, x0_student, two_step_target(schedule, x_t, t_mid, t_prev, x_prev)),
+            "The student predicts the noise ε: turn it into its x0 estimate with predict_x0 "
+            "before comparing it with the target.": loss(weight, eps, target),
+            "Average the weighted squared errors (.mean()), do not sum them.":
+                (weight * (x0_student - target).pow(2)).sum().item(),
+            "You swapped the roles: the teacher takes the two steps, and the student's estimate "
+            "is the one trained.":
+                loss(weight, predict_x0(schedule, x_t, t, teacher(x_t, t)), two_step_target(
+                    schedule, x_t, t, t_prev, ddim_step(schedule, student(ddim_step(
+                        schedule, student(x_t, t), x_t, t, t_mid), t_mid),
+                        ddim_step(schedule, student(x_t, t), x_t, t, t_mid), t_mid, t_prev))),
+        }
+
+
+@checker
+def check_distillation_loss(fn, cases: int = 2) -> None:
+    """Chapter 11. ``fn(student, teacher, schedule, x0, t, t_mid, t_prev, noise)`` must return
+    the distillation loss of one batch as a 0-d tensor that carries the student's gradient, and
+    none to the teacher: equal to ``diffusion_lite.distill.distillation_loss_at`` on the same
+    inputs."""
+    from ..distill import distillation_loss_at
+    for case in range(cases):
+        name = f"check_distillation_loss (case {case})"
+        teacher, student, schedule, x0, t, t_mid, t_prev, noise = _loss_case(20 + case)
+        reference = distillation_loss_at(student, teacher, schedule, x0, t, t_mid, t_prev, noise)
+        answer = _call_student(name, fn, student, teacher, schedule, x0, t, t_mid, t_prev, noise)
+        if not isinstance(answer, torch.Tensor):
+            raise ExerciseError(f"{name}: expected a 0-d torch.Tensor that carries the student's "
+                                f"gradient, got {type(answer).__name__}" + (
+                                    "; .item() detaches the loss from the graph, so the "
+                                    "optimiser could not train the student."
+                                    if isinstance(answer, float) else ""))
+        if answer.ndim != 0:
+            raise ExerciseError(f"{name}: expected a 0-d tensor (one number for the batch), got "
+                                f"shape {tuple(answer.shape)}: average over the examples too.")
+        if not answer.requires_grad:
+            raise ExerciseError(f"{name}: your loss carries no gradient, so it cannot train the "
+                                "student: call the student outside torch.no_grad(), and keep the "
+                                "loss a tensor (no .item(), no .detach()).")
+        value = answer.item()
+        if abs(value - reference.item()) > 1e-4 * max(1.0, abs(reference.item())):
+            for hint, wrong in _loss_mistakes(student, teacher, schedule, x0, t, t_mid, t_prev,
+                                              noise).items():
+                if abs(value - wrong) <= 1e-4 * max(1.0, abs(wrong)):
+                    raise ExerciseError(f"{name}: not yet. {hint}")
+            raise ExerciseError(f"{name}: your loss is {value:.5g}, the reference "
+                                f"{reference.item():.5g}. Check each stage against the lesson: "
+                                "x_t, the teacher's two steps, the target, the student's x0, "
+                                "the weight max(SNR_t, 1).")
+        answer.backward()
+        if any(p.grad is not None and p.grad.abs().sum() > 0 for p in teacher.parameters()):
+            raise ExerciseError(f"{name}: the teacher received gradients: run its two steps "
+                                "(and the target) under torch.no_grad(), so that only the "
+                                "student learns.")
+    _passed("check_distillation_loss", cases)
+
+
 # The exercises this module checks, by label: their kind and the typical wrong answers
 # each checker must name (tools/exercise_audit.py runs them).
-EXERCISES: dict[str, Exercise] = {}
+def _target(body: str) -> str:
+    return ("def my_target(x_t, x_next, a_t, s_t, a_next, s_next):\n"
+            "    ratio = s_next / s_t\n" + body)
+
+
+def _loss(target: str = "two_step_target(schedule, x_t, t, t_prev, x_prev)",
+          first: str = "ddim_step(schedule, teacher(x_t, t), x_t, t, t_mid)",
+          second: str = "ddim_step(schedule, teacher(x_mid, t_mid), x_mid, t_mid, t_prev)",
+          student: str = "predict_x0(schedule, x_t, t, student(x_t, t))",
+          weight: str = "schedule.snr(t)[:, None].clamp(min=1.0)",
+          reduce: str = ".mean()", guard: str = "with torch.no_grad():") -> str:
+    return ("def my_distillation_loss(student, teacher, schedule, x0, t, t_mid, t_prev, noise):\n"
+            "    x_t = add_noise(schedule, x0, t, noise)\n"
+            f"    {guard}\n"
+            f"        x_mid = {first}\n"
+            f"        x_prev = {second}\n"
+            f"        target = {target}\n"
+            f"    x0_student = {student}\n"
+            f"    return ({weight} * (x0_student - target) ** 2){reduce}\n")
+
+
+EXERCISES: dict[str, Exercise] = {
+    "ex-few-target": Exercise("transcription", reference="diffusion_lite.distill.two_step_target",
+                              mistakes=(
+        Mistake("s_next / s_t \\(noise levels\\)", _target(
+            "    return (x_next - s_t / s_next * x_t) / (a_next - s_t / s_next * a_t)\n")),
+        Mistake("subtract, do not add", _target(
+            "    return (x_next - ratio * x_t) / (a_next + ratio * a_t)\n")),
+        Mistake("multiplies a_t, not 1", _target(
+            "    return (x_next - ratio * x_t) / (a_next - ratio)\n")),
+        Mistake("swapped x_t and x_next", _target(
+            "    return (x_t - ratio * x_next) / (a_next - ratio * a_t)\n")),
+        Mistake("precedence in the numerator", _target(
+            "    return (x_next - s_next) / s_t * x_t / (a_next - ratio * a_t)\n")),
+        Mistake("whole denominator in parentheses", _target(
+            "    return (x_next - ratio * x_t) / a_next - ratio * a_t\n")),
+        Mistake("whole numerator in parentheses", _target(
+            "    return x_next - ratio * x_t / (a_next - ratio * a_t)\n")),
+        Mistake("do not square them", _target(
+            "    return (x_next - ratio**2 * x_t) / (a_next**2 - ratio**2 * a_t**2)\n")),
+        Mistake("changed its input in place", _target(
+            "    x_next -= ratio * x_t\n    return x_next / (a_next - ratio * a_t)\n")),
+    )),
+    "ex-few-last": Exercise("written"),
+    "ex-few-loss": Exercise("loop", reference="diffusion_lite.distill.distillation_loss_at",
+                            mistakes=(
+        Mistake("left the weight out", _loss(weight="1.0")),
+        Mistake("Clamp the weight", _loss(weight="schedule.snr(t)[:, None]")),
+        Mistake("not the teacher's landing point", _loss(target="x_prev")),
+        Mistake("second starts from its first", _loss(
+            second="ddim_step(schedule, teacher(x_t, t_mid), x_t, t_mid, t_prev)")),
+        Mistake("you took one", _loss(
+            first="x_t", second="ddim_step(schedule, teacher(x_t, t), x_t, t, t_prev)")),
+        Mistake("not from t'", _loss(target="two_step_target(schedule, x_t, t_mid, t_prev, x_prev)")),
+        Mistake("predicts the noise", _loss(student="student(x_t, t)")),
+        Mistake("do not sum", _loss(reduce=".sum()")),
+        Mistake("teacher received gradients", _loss(guard="if True:")),
+        Mistake("detaches the loss", _loss(reduce=".mean().item()")),
+    )),
+}

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import torch
 
-from ..schedules import NoiseSchedule, extract
-from ._common import Exercise, ExerciseError, Mistake, _diagnose, _passed, checker
+from ..schedules import NoiseSchedule, add_noise, extract
+from ._common import (
+    NOT_IMPLEMENTED,
+    Exercise,
+    ExerciseError,
+    Mistake,
+    _answer_of,
+    _diagnose,
+    _passed,
+    checker,
+)
 
 
 @checker
@@ -55,10 +64,162 @@ def check_add_noise(fn, cases: int = 5) -> None:
     return _passed("check_add_noise", cases)
 
 
+def _first_below(curve: torch.Tensor, level: float) -> int:
+    """The first index (the step t itself) at which ``curve`` falls below ``level``."""
+    below = (curve < level).nonzero()
+    return int(below[0]) if len(below) else -1
+
+
+def _correlation(schedule: NoiseSchedule, data_std: float) -> torch.Tensor:
+    """corr(x_t, x_0) of one coordinate, t = 0 ... T, for data of standard deviation data_std."""
+    alpha_bar, one_minus = schedule.alpha_bars.double(), schedule.one_minus_alpha_bars.double()
+    return alpha_bar.sqrt() * data_std / (alpha_bar * data_std**2 + one_minus).sqrt()
+
+
+def _measured_crossing(schedule: NoiseSchedule, data_std: float, level: float,
+                       n: int = 100_000) -> int:
+    """Run the forward process with add_noise on n points of data with standard deviation
+    data_std (signs of a coin, not Gaussian) and return the first step t at which the sample
+    correlation of x_t with x_0 falls below level: a bisection over t, since it falls with t."""
+    g = torch.Generator().manual_seed(11)
+    x0 = data_std * (torch.randint(0, 2, (n, 1), generator=g).float() * 2 - 1)     # (n, 1)
+    noise = torch.randn(n, 1, generator=g)
+
+    def corr(t: int) -> float:
+        x_t = add_noise(schedule, x0, torch.full((n,), t), noise)
+        return torch.corrcoef(torch.cat([x_t, x0], 1).T)[0, 1].item()
+
+    lo, hi = 0, schedule.num_steps              # corr(lo) >= level > corr(hi)
+    if corr(hi) >= level:
+        return -1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if corr(mid) >= level else (lo, mid)
+    return hi
+
+
+@checker
+def check_forgetting_step(fn, cases: int = 6) -> None:
+    """Chapter 1. ``fn(schedule, data_std, level)`` must predict, from the schedule alone, the
+    first step t at which the correlation between one coordinate of x_t and of x_0 falls below
+    ``level``, for data of standard deviation ``data_std``, as a Python int. The checker runs
+    the forward process on 100,000 points, measures the step, and prints both."""
+    settings = [("linear", 1.0, 0.5), ("cosine", 1.0, 0.5), ("cosine", 0.5, 0.5),
+                ("sigmoid", 2.0, 0.3), ("linear", 0.5, 0.1), ("linear", 1.0, 1.0)][:cases]
+    schedules = {name: getattr(NoiseSchedule, name)(1000) for name in ("linear", "cosine", "sigmoid")}
+    answers, references, labels, wrong = [], [], [], {}
+    for name, data_std, level in settings:
+        schedule, label = schedules[name], f"{name}, data_std={data_std}, level={level}"
+        answer = _answer_of("check_forgetting_step", fn, (schedule, data_std, level),
+                            "Compute the correlation for every step t = 0 ... T at once from "
+                            "schedule.alpha_bars (a tensor of T + 1 values, index t).")
+        if isinstance(answer, torch.Tensor) or not isinstance(answer, int) or isinstance(answer, bool):
+            raise ExerciseError(f"check_forgetting_step ({label}): expected a Python int, the step t, "
+                                f"got {type(answer).__name__} {answer!r:.40}. A 0-d tensor is not an "
+                                "int: convert with int(...).")
+        corr, alpha_bar = _correlation(schedule, data_std), schedule.alpha_bars.double()
+        snr = alpha_bar / schedule.one_minus_alpha_bars.double()
+        reference = _first_below(corr, level)
+        candidates = {
+            "You assumed data of unit variance: corr(x_t, x_0) = sqrt(alpha_bar_t) only when "
+            "data_std = 1. With Var(x_0) = data_std², Cov(x_t, x_0) = sqrt(alpha_bar_t) data_std² "
+            "and Var(x_t) = alpha_bar_t data_std² + 1 - alpha_bar_t.":
+                _first_below(alpha_bar.sqrt(), level),
+            "That is where the squared correlation (the share of x_t's variance that comes "
+            "from x_0) falls below level; the correlation is its square root.":
+                _first_below(corr**2, level),
+            "That is where the signal-to-noise ratio alpha_bar_t / (1 - alpha_bar_t) falls below "
+            "level, not the correlation.": _first_below(snr, level),
+            "Off by one: you returned the last step still at or above level, or the index into "
+            "an array that starts at t = 1 (index 0 of schedule.alpha_bars is t = 0).": reference - 1,
+            "You divided by the standard deviation of x_t only; the correlation divides the "
+            "covariance by both standard deviations, sd(x_t) and sd(x_0) = data_std.":
+                _first_below(corr * data_std, level),
+        }
+        for hint, value in candidates.items():
+            wrong.setdefault(hint, []).append(value)
+        answers.append(answer)
+        references.append(reference)
+        labels.append(label)
+    if answers != references:
+        for hint, values in wrong.items():
+            if values == answers:
+                raise ExerciseError(f"check_forgetting_step: not yet. {hint}")
+        i = next(i for i, (a, r) in enumerate(zip(answers, references)) if a != r)
+        raise ExerciseError(f"check_forgetting_step ({labels[i]}): you predicted t = {answers[i]}, "
+                            f"but the correlation first falls below the level at t = {references[i]}. "
+                            "Write Cov(x_t, x_0) and Var(x_t) from the closed form, for one "
+                            "coordinate, and divide.")
+    for (name, data_std, level), label, answer in zip(settings, labels, answers):
+        measured = _measured_crossing(schedules[name], data_std, level)
+        print(f"{label}: you predicted t = {answer}; measured on 100,000 points: t = {measured}")
+    _passed("check_forgetting_step", len(settings))
+
+
+_TENTH_SCHEDULES = ("linear", "cosine")
+
+
+def check_signal_below_tenth(answer) -> None:
+    """Chapter 1. ``answer`` must map "linear" and "cosine" (T = 1000, the chapter's
+    constants) to the first step t at which sqrt(alpha_bar_t) falls below 0.1, as ints."""
+    __tracebackhide__ = True        # noqa: F841 (read by IPython and pytest)
+    name = "check_signal_below_tenth"
+    if answer is None or answer is Ellipsis:
+        raise ExerciseError(f"{name}: {NOT_IMPLEMENTED}") from None
+    if not isinstance(answer, dict) or sorted(answer) != sorted(_TENTH_SCHEDULES):
+        raise ExerciseError(f"{name}: expected a dict with the keys 'linear' and 'cosine', got "
+                            f"{answer!r:.80}") from None
+    schedules = {"linear": NoiseSchedule.linear(1000, beta_start=1e-4, beta_end=0.02),
+                 "cosine": NoiseSchedule.cosine(1000, s=0.008, max_beta=0.999)}
+    reference = {k: _first_below(s.alpha_bars.sqrt(), 0.1) for k, s in schedules.items()}
+    for key, value in answer.items():
+        if isinstance(value, torch.Tensor) or not isinstance(value, int) or isinstance(value, bool):
+            raise ExerciseError(f"{name}: expected a Python int for {key!r}, got "
+                                f"{type(value).__name__} {value!r:.40}; a 0-d tensor is not an "
+                                "int: convert with int(...).") from None
+    if answer == reference:
+        print(f"✅ {name}: correct: linear t = {reference['linear']}, cosine t = "
+              f"{reference['cosine']}.")
+        return
+    mistakes = {
+        "You found where alpha_bar_t falls below 0.1; the signal's standard deviation is "
+        "sqrt(alpha_bar_t), which falls below 0.1 where alpha_bar_t falls below 0.01.":
+            {k: _first_below(s.alpha_bars, 0.1) for k, s in schedules.items()},
+        "Those are the steps where SNR(t) < 1, from the table; the question is about "
+        "sqrt(alpha_bar_t) < 0.1.": {k: _first_below(s.snr(), 1.0) for k, s in schedules.items()},
+        "You swapped the two schedules: the cosine schedule keeps its signal longer.":
+            {"linear": reference["cosine"], "cosine": reference["linear"]},
+        "Off by one: the index of schedule.alpha_bars is t itself, so the first index where "
+        "the condition holds is the step; you returned the last step before it (or indexed "
+        "alpha_bars[1:]).": {k: v - 1 for k, v in reference.items()},
+    }
+    for hint, values in mistakes.items():
+        if answer == values:
+            raise ExerciseError(f"{name}: not yet. {hint}") from None
+    key = next(k for k in _TENTH_SCHEDULES if answer[k] != reference[k])
+    direction = "early" if answer[key] < reference[key] else "late"
+    raise ExerciseError(f"{name}: not yet: your step for the {key} schedule is too {direction}. "
+                        "Look for the first index of schedule.alpha_bars (the step t itself) where "
+                        "the signal's standard deviation is below 0.1.") from None
+
+
 # The exercises this module checks, by label: their kind and the typical wrong answers
 # each checker must name (tools/exercise_audit.py runs them).
 def _add_noise(body: str) -> str:
     return "def my_add_noise(schedule, x0, t, noise):\n" + body
+
+
+def _tenth(condition: str, shift: str = "", cast: str = "int") -> str:
+    return ("signal_below_tenth = {}\n"
+            "for name, s in [('linear', NoiseSchedule.linear(1000)), ('cosine', NoiseSchedule.cosine(1000))]:\n"
+            f"    signal_below_tenth[name] = {cast}(({condition}).nonzero()[0]{shift})\n")
+
+
+def _forgetting(corr: str, shift: str = "", cast: str = "int") -> str:
+    return ("def my_forgetting_step(schedule, data_std, level):\n"
+            "    alpha_bar = schedule.alpha_bars\n"
+            f"    corr = {corr}\n"
+            f"    return {cast}((corr < level).nonzero()[0]{shift})\n")
 
 
 EXERCISES: dict[str, Exercise] = {
@@ -90,5 +251,26 @@ EXERCISES: dict[str, Exercise] = {
             "    return (a.sqrt() * x0 + (1 - a).sqrt() * noise).tolist()\n")),
     )),
     "ex-forward-two-steps": Exercise("written"),
-    "ex-forward-snr-half": Exercise("written"),
+    "ex-forward-snr-half": Exercise("written-checkable", setup=(
+        "schedule = NoiseSchedule.linear(1000, beta_start=1e-4, beta_end=0.02)\n"
+        "cosine = NoiseSchedule.cosine(1000, s=0.008, max_beta=0.999)\n"), mistakes=(
+        Mistake("where alpha_bar_t falls below 0.1", _tenth("s.alpha_bars < 0.1")),
+        Mistake("SNR\\(t\\) < 1", _tenth("s.snr() < 1")),
+        Mistake("Off by one", _tenth("s.alpha_bars.sqrt() < 0.1", shift=" - 1")),
+        Mistake("swapped", "signal_below_tenth = {'linear': 936, 'cosine': 674}\n"),
+        Mistake("0-d tensor is not an int", _tenth("s.alpha_bars.sqrt() < 0.1", cast="")),
+    )),
+    "ex-forward-forgetting": Exercise("prediction", mistakes=(
+        Mistake("assumed data of unit variance", _forgetting("alpha_bar.sqrt()")),
+        Mistake("squared correlation", _forgetting(
+            "alpha_bar * data_std**2 / (alpha_bar * data_std**2 + 1 - alpha_bar)")),
+        Mistake("signal-to-noise ratio", _forgetting("alpha_bar / (1 - alpha_bar)")),
+        Mistake("Off by one", _forgetting(
+            "alpha_bar.sqrt() * data_std / (alpha_bar * data_std**2 + 1 - alpha_bar).sqrt()",
+            shift=" - 1")),
+        Mistake("both standard deviations", _forgetting(
+            "alpha_bar.sqrt() * data_std**2 / (alpha_bar * data_std**2 + 1 - alpha_bar).sqrt()")),
+        Mistake("0-d tensor is not an int", _forgetting(
+            "alpha_bar.sqrt() * data_std / (alpha_bar * data_std**2 + 1 - alpha_bar).sqrt()", cast="")),
+    )),
 }

@@ -1,11 +1,20 @@
-"""Checkers for chapter 9, the VAE behind latent diffusion: its KL term and the
-reparameterisation trick."""
+"""Checkers for chapter 9, the VAE behind latent diffusion: its KL term, the
+reparameterisation trick, and the arithmetic a denoiser call saves in latent space."""
 
 from __future__ import annotations
 
 import torch
 
-from ._common import Exercise, ExerciseError, _call_student, _diagnose, _passed, checker
+from ._common import (
+    Exercise,
+    ExerciseError,
+    Mistake,
+    _answer_of,
+    _call_student,
+    _diagnose,
+    _passed,
+    checker,
+)
 
 
 @checker
@@ -29,6 +38,10 @@ def check_kl(fn, cases: int = 4) -> None:
             raise ExerciseError(f"{name}: expected shape {tuple(reference.shape)}, one KL per "
                                 "image; you also summed (or averaged) over the batch. Flatten "
                                 "each image and sum over dim=1 only.")
+        if isinstance(answer, torch.Tensor) and tuple(answer.shape) == tuple(mean.shape[:2]):
+            raise ExerciseError(f"{name}: expected shape {tuple(reference.shape)}, got "
+                                f"{tuple(answer.shape)}: sum over every latent dimension of an "
+                                "image, channels as well as height and width.")
         _diagnose(name, answer, reference, {
             "Halve the sum: KL = 1/2 Σ (μ² + s² − 1 − log s²).": 2 * reference,
             "logvar is log s², so s² = exp(logvar), not exp(logvar / 2).":
@@ -90,6 +103,118 @@ def check_reparameterise(fn, cases: int = 4) -> None:
     _passed("check_reparameterise", cases)
 
 
+def _denoiser_flops(config) -> int:
+    """Floating-point operations of one call of ``UNet(config)`` on one image (counted by
+    ``torch.utils.flop_counter.FlopCounterMode``: a multiply-add is 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ..unet import UNet
+
+    torch.manual_seed(0)
+    net = UNet(config).eval()
+    x_t = torch.zeros(1, config.in_channels, config.image_size, config.image_size)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        net(x_t, torch.tensor([500]))
+    return counter.get_total_flops()
+
+
+@checker
+def check_flop_ratio(fn) -> None:
+    """Chapter 9. ``fn()`` must return a prediction (a float): how many times the operations of
+    one call of the pixel model's U-Net (``shapes_unet``, 16×16×3) exceed those of one call of
+    the latent model's (``shapes_latent``, 4×4×4). The checker counts both and accepts 10%."""
+    from .. import zoo
+
+    name = "check_flop_ratio"
+    answer = _answer_of(name, fn, (), "Return a number.")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        raise ExerciseError(f"{name}: expected a float, got {type(answer).__name__} {answer!r:.40}"
+                            " (for a 0-d tensor, use .item()).")
+    pixel, latent = zoo.RECIPES["shapes_unet"].config, zoo.RECIPES["shapes_latent"].config
+    flops = {"pixel": _denoiser_flops(pixel), "latent": _denoiser_flops(latent)}
+    measured = flops["pixel"] / flops["latent"]
+    print(f"counted with FlopCounterMode: pixel {flops['pixel']:,} and latent {flops['latent']:,} "
+          f"operations per call, a ratio of {measured:.1f}; you predicted {answer:.3g}")
+    if abs(answer - measured) <= 0.1 * measured:
+        return _passed(name, 1)
+    positions = (pixel.image_size / latent.image_size) ** 2
+    values = pixel.image_size**2 * pixel.in_channels / (latent.image_size**2 * latent.in_channels)
+    named = {
+        values: f"{values:g} is the ratio of the numbers in an image and a latent. Inside the "
+                "U-Net both models have the same channels at every level; only the input's "
+                "channels differ, and only in conv_in. What the two calls differ in is the "
+                "number of positions every convolution runs over.",
+        pixel.image_size / latent.image_size:
+            "That is the ratio of the side lengths; a convolution runs over every position, "
+            "and the number of positions is the square of the side.",
+        positions**2: "That is the ratio for self-attention alone, which compares all pairs of "
+                       "positions; the convolutions, most of the work here, scale with the "
+                       "positions themselves.",
+        1.0: "The two U-Nets have (almost) the same parameters, but a convolution's cost is its "
+             "parameters times the number of positions it runs over.",
+        48.0: "48 is Stable Diffusion's compression, at f = 8; this chapter's autoencoder has "
+              "f = 4, and the cost follows positions, not numbers.",
+    }
+    for value, hint in named.items():
+        if abs(answer - value) <= 0.05 * value:
+            raise ExerciseError(f"{name}: not yet. {hint}")
+    direction = "more" if answer < measured else "fewer"
+    raise ExerciseError(f"{name}: not yet; the pixel model's call costs {measured:.1f} times the "
+                        f"latent model's, {direction} than you predicted. Count the positions a "
+                        "convolution runs over at each level, in both spaces.")
+
+
 # The exercises this module checks, by label: their kind and the typical wrong answers
 # each checker must name (tools/exercise_audit.py runs them).
-EXERCISES: dict[str, Exercise] = {}
+def _kl(expression: str) -> str:
+    return f"def my_kl(mean, logvar):\n    return {expression}\n"
+
+
+def _reparameterise(expression: str) -> str:
+    return f"def my_reparameterise(mean, logvar, noise):\n    return {expression}\n"
+
+
+EXERCISES: dict[str, Exercise] = {
+    "ex-latent-kl": Exercise("transcription", reference="diffusion_lite.losses.kl_to_standard_normal",
+                             mistakes=(
+        Mistake("Halve the sum", _kl("(mean.pow(2) + logvar.exp() - 1 - logvar).flatten(1).sum(dim=1)")),
+        Mistake(r"not exp\(logvar / 2\)", _kl(
+            "0.5 * (mean.pow(2) + (0.5 * logvar).exp() - 1 - logvar).flatten(1).sum(dim=1)")),
+        Mistake("Subtract log s", _kl(
+            "0.5 * (mean.pow(2) + logvar.exp() - 1 + logvar).flatten(1).sum(dim=1)")),
+        Mistake("The − 1 is missing", _kl(
+            "0.5 * (mean.pow(2) + logvar.exp() - logvar).flatten(1).sum(dim=1)")),
+        Mistake("Include μ²", _kl("0.5 * (logvar.exp() - 1 - logvar).flatten(1).sum(dim=1)")),
+        Mistake("Square the mean", _kl(
+            "0.5 * (mean + logvar.exp() - 1 - logvar).flatten(1).sum(dim=1)")),
+        Mistake("summed \\(or averaged\\) over the batch", _kl(
+            "0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum()")),
+        Mistake("do not average", _kl(
+            "0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).flatten(1).mean(dim=1)")),
+        Mistake("every latent dimension", _kl(
+            "0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(dim=(2, 3))")),
+        Mistake("in place", "def my_kl(mean, logvar):\n    var = logvar.exp_()\n"
+                "    return 0.5 * (mean.pow(2) + var - 1 - var.log()).flatten(1).sum(dim=1)\n"),
+    )),
+    "ex-latent-reparam": Exercise("transcription", mistakes=(
+        Mistake("not the variance", _reparameterise("mean + logvar.exp() * noise")),
+        Mistake("logvar is a log", _reparameterise("mean + 0.5 * logvar * noise")),
+        Mistake("1 / s", _reparameterise("mean + (-0.5 * logvar).exp() * noise")),
+        Mistake("Add the mean", _reparameterise("(0.5 * logvar).exp() * noise")),
+        Mistake("use the noise passed in", _reparameterise(
+            "mean + (0.5 * logvar).exp() * torch.randn_like(mean)")),
+        Mistake("no gradient", _reparameterise("(mean + (0.5 * logvar).exp() * noise).detach()")),
+        Mistake("Multiply the standard deviation by the noise", _reparameterise(
+            "mean + (0.5 * logvar).exp()")),
+    )),
+    "ex-latent-flops": Exercise("prediction", mistakes=(
+        Mistake("numbers in an image and a latent", "def my_flop_ratio():\n    return 12.0\n"),
+        Mistake("side lengths", "def my_flop_ratio():\n    return 4.0\n"),
+        Mistake("pairs", "def my_flop_ratio():\n    return 256.0\n"),
+        Mistake("parameters times the number of positions", "def my_flop_ratio():\n    return 1\n"),
+        Mistake("Stable Diffusion's compression", "def my_flop_ratio():\n    return 48.0\n"),
+        Mistake(r"\.item\(\)", "def my_flop_ratio():\n    return torch.tensor(16.0)\n"),
+    )),
+    "ex-latent-clip": Exercise("written"),
+}
+

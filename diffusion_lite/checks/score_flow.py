@@ -1,11 +1,22 @@
-"""Checkers for chapter 10: the score from the noise prediction, and flow matching's
-path and velocity."""
+"""Checkers for chapter 10: the score from the noise prediction, flow matching's path and
+velocity, its Euler sampler, and the network calls of its Heun sampler."""
 
 from __future__ import annotations
 
 import torch
 
-from ._common import Exercise, ExerciseError, _call_student, _diagnose, _passed, checker
+from ..schedules import FlowPath
+from ..solvers import flow_sample
+from ._common import (
+    Exercise,
+    ExerciseError,
+    Mistake,
+    _answer_of,
+    _call_student,
+    _diagnose,
+    _passed,
+    checker,
+)
 
 
 @checker
@@ -73,6 +84,184 @@ def check_flow_pair(fn, cases: int = 3) -> None:
     _passed("check_flow_pair", cases)
 
 
+class _VelocityProbe(torch.nn.Module):
+    """A small fixed velocity network v(x, t) for 2-D points that records the times it is
+    called at and refuses a t that is not a (B,) tensor in [0, 1]."""
+
+    def __init__(self, seed: int):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.w1, self.w2 = torch.randn(3, 16, generator=g), torch.randn(16, 2, generator=g) / 4
+        self.anchor = torch.nn.Parameter(torch.zeros(()))      # samplers read the device from it
+        self.times: list[float] = []
+
+    def forward(self, x: torch.Tensor, t, cond=None) -> torch.Tensor:
+        if not isinstance(t, torch.Tensor) or t.shape != (x.shape[0],):
+            got = f"shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
+            raise TypeError(f"the model takes t as a (B,) tensor, one time per point, got {got}: "
+                            "use torch.full((x.shape[0],), t)")
+        if (t < 0).any() or (t > 1).any():
+            raise ValueError(f"the model takes t in [0, 1], got {t.max().item():g}; it scales t "
+                             "for its embedding itself")
+        self.times.append(round(t[0].item(), 6))
+        h = torch.tanh(torch.cat([x, t[:, None].to(x.dtype)], dim=1) @ self.w1)
+        return h @ self.w2 - x + 3 * t[:, None] * x                   # (B, 2)
+
+
+@checker
+def check_flow_euler(fn, cases: int = 3) -> None:
+    """Chapter 10. ``fn(model, x_T, num_steps)`` must integrate dx/dt = model(x, t) from t = 1
+    to 0 in ``num_steps`` equal Euler steps and return x_0, as ``flow_sample(model, FlowPath(),
+    shape, num_steps=num_steps, method="euler", x_T=x_T)`` does."""
+    g = torch.Generator().manual_seed(10)
+    for num_steps in [4, 10, 1][:cases]:
+        name = f"check_flow_euler (num_steps={num_steps})"
+        x_T = torch.randn(6, 2, generator=g)
+        probe = _VelocityProbe(seed=num_steps)
+        answer = _call_student(name, fn, probe, x_T, num_steps)
+        reference_probe = _VelocityProbe(seed=num_steps)
+        reference = flow_sample(reference_probe, FlowPath(), tuple(x_T.shape), num_steps=num_steps,
+                                method="euler", x_T=x_T.clone(), progress=False)
+        times, expected = probe.times, reference_probe.times
+        grid = FlowPath().grid(num_steps).tolist()
+        if len(times) != len(expected):
+            raise ExerciseError(f"{name}: your loop called the network {len(times)} times; "
+                                f"{num_steps} Euler step(s) call it {num_steps} time(s), once at "
+                                "the start of each step, on the grid 1, 1 − 1/n, …, 1/n "
+                                "(num_steps + 1 points from 1 to 0, torch.linspace(1, 0, n + 1)).")
+        if times == [round(1 - t, 6) for t in expected]:
+            raise ExerciseError(f"{name}: start at t = 1, the noise, and walk down to t = 0, the "
+                                f"data; you called the network at t = {times}.")
+        if times == [round(t, 6) for t in grid[1:]]:
+            raise ExerciseError(f"{name}: evaluate the velocity at the start of each step, t, not "
+                                f"at its end: expected t = {expected}, got {times}.")
+        if times != expected:
+            raise ExerciseError(f"{name}: the network was called at t = {times}; Euler's method "
+                                f"on num_steps equal steps calls it at t = {expected}.")
+        x_forward = x_T.clone()
+        for t, t_next in zip(grid[:-1], grid[1:]):            # steps of + dt: the sign flipped
+            x_forward = x_forward + (t - t_next) * _VelocityProbe(num_steps)(
+                x_forward, torch.full((6,), t))
+        _diagnose(name, answer, reference, {
+            "t decreases from 1 to 0, so each step moves x by (t_next − t) · v, a negative step "
+            "times the velocity: you added the velocity with a positive step.": x_forward,
+            "Return the last state x_0, the data end, not the starting noise.": x_T,
+        })
+    _passed("check_flow_euler", cases)
+
+
+@checker
+def check_flow_heun_calls(fn) -> None:
+    """Chapter 10. ``fn(num_steps)`` must return the number of network calls (an int) of
+    ``flow_sample(..., method="heun", num_steps=num_steps)``: Heun steps, two calls each, except
+    the last, an Euler step to t = 0."""
+    name = "check_flow_heun_calls"
+    answers, counted = {}, {}
+    for n in [1, 2, 5, 10, 50]:
+        answer = _answer_of(f"{name} (num_steps={n})", fn, (n,), "Return an int.")
+        if isinstance(answer, bool) or not isinstance(answer, int):
+            raise ExerciseError(f"{name} (num_steps={n}): expected an int, got "
+                                f"{type(answer).__name__} {answer!r:.40}")
+        probe = _VelocityProbe(seed=0)
+        flow_sample(probe, FlowPath(), (2, 2), num_steps=n, method="heun",
+                    generator=torch.Generator().manual_seed(0), progress=False)
+        answers[n], counted[n] = answer, len(probe.times)
+    print("network calls counted: " + ", ".join(f"{n} steps {c}" for n, c in counted.items()))
+    if answers == counted:
+        return _passed(name, len(counted))
+    named = {
+        "That is ode_sample's count, 2n − 2: its first step is an Euler step because σ_T lies far "
+        "above the next level. The flow's grid in t is uniform, so flow_sample's first step is a "
+        "Heun step; only its last, to t = 0, is Euler.": {n: 2 * n - 2 for n in answers},
+        "The last step, to t = 0, is a plain Euler step: one call, not two.":
+            {n: 2 * n for n in answers},
+        "A Heun step calls the network twice: at its start, and at the end point of Euler's "
+        "guess.": {n: n for n in answers},
+    }
+    for hint, values in named.items():
+        if answers == values:
+            raise ExerciseError(f"{name}: not yet. {hint}")
+    n = next(n for n in answers if answers[n] != counted[n])
+    raise ExerciseError(f"{name} (num_steps={n}): you predicted {answers[n]} calls, flow_sample "
+                        f"made {counted[n]}. Count the Heun steps and the Euler steps separately.")
+
+
 # The exercises this module checks, by label: their kind and the typical wrong answers
 # each checker must name (tools/exercise_audit.py runs them).
-EXERCISES: dict[str, Exercise] = {}
+def _score(expression: str) -> str:
+    return f"def my_score(eps, alpha_bar):\n    return {expression}\n"
+
+
+def _flow_pair(body: str) -> str:
+    return "def my_flow_pair(x0, noise, t):\n    tt = t[:, None]\n" + body
+
+
+_EULER = """def my_flow_euler(model, x_T, num_steps):
+    times = torch.linspace(1, 0, num_steps + 1)
+    x = x_T
+    for t, t_next in zip(times[:-1], times[1:]):
+        v = model(x, torch.full((x.shape[0],), t.item()))
+        x = x + (t_next - t) * v
+    return x
+"""
+
+
+def _euler(old: str, new: str) -> str:
+    if old not in _EULER:
+        raise ValueError(f"old: expected a piece of the Euler answer, got {old!r}")
+    return _EULER.replace(old, new)
+
+
+EXERCISES: dict[str, Exercise] = {
+    "ex-sde-score": Exercise("transcription", reference="diffusion_lite.schedules.score_from_eps",
+                             mistakes=(
+        Mistake("against\\* the noise", _score("eps / (1 - alpha_bar).sqrt()")),
+        Mistake("not the variance", _score("-eps / (1 - alpha_bar)")),
+        Mistake("do not multiply", _score("-eps * (1 - alpha_bar).sqrt()")),
+        Mistake("scaled x~", _score("-eps / ((1 - alpha_bar) / alpha_bar).sqrt()")),
+        Mistake("noise level is 1 - alpha_bar", _score("-eps / alpha_bar.sqrt()")),
+        Mistake("in place", "def my_score(eps, alpha_bar):\n    eps /= -(1 - alpha_bar).sqrt()\n"
+                "    return eps\n"),
+    )),
+    "ex-sde-flow": Exercise("transcription", reference="diffusion_lite.schedules.FlowPath.interpolate",
+                            mistakes=(
+        Mistake("At t = 0 the path is at the data", _flow_pair(
+            "    return tt * x0 + (1 - tt) * noise, noise - x0\n")),
+        Mistake("square roots", _flow_pair(
+            "    return (1 - tt).sqrt() * x0 + tt.sqrt() * noise, noise - x0\n")),
+        Mistake("also shrinks the data", _flow_pair("    return x0 + tt * noise, noise - x0\n")),
+        Mistake("not x0 - noise", _flow_pair(
+            "    return (1 - tt) * x0 + tt * noise, x0 - noise\n")),
+        Mistake("that is ε-prediction", _flow_pair(
+            "    return (1 - tt) * x0 + tt * noise, noise\n")),
+        Mistake("no factor t", _flow_pair(
+            "    return (1 - tt) * x0 + tt * noise, tt * (noise - x0)\n")),
+        Mistake(r"t\[:, None\]", "def my_flow_pair(x0, noise, t):\n"
+                "    return (1 - t) * x0 + t * noise, noise - x0\n"),
+        Mistake("expected a pair", _flow_pair(
+            "    return torch.stack([(1 - tt) * x0 + tt * noise, noise - x0])\n")),
+    )),
+    "ex-sde-euler": Exercise("loop", reference="diffusion_lite.solvers.flow_sample", mistakes=(
+        Mistake("start at t = 1", _euler("torch.linspace(1, 0, num_steps + 1)",
+                                         "torch.linspace(0, 1, num_steps + 1)")),
+        Mistake("positive step", _euler("x + (t_next - t) * v", "x + (t - t_next) * v")),
+        Mistake("start of each step", _euler("torch.full((x.shape[0],), t.item())",
+                                             "torch.full((x.shape[0],), t_next.item())")),
+        Mistake("your loop called the network", _euler("torch.linspace(1, 0, num_steps + 1)",
+                                           "torch.linspace(1, 0, num_steps)")),
+        Mistake(r"torch\.full", _euler("torch.full((x.shape[0],), t.item())", "t.item()")),
+        Mistake(r"t in \[0, 1\]", _euler("torch.full((x.shape[0],), t.item())",
+                                           "torch.full((x.shape[0],), 1000 * t.item())")),
+        Mistake("in place", _euler("        x = x + (t_next - t) * v\n",
+                                   "        x += (t_next - t) * v\n")),
+        Mistake("not the starting noise", _euler("    return x\n", "    return x_T\n")),
+    )),
+    "ex-sde-heun": Exercise("written-checkable", mistakes=(
+        Mistake("ode_sample's count", "def my_flow_heun_calls(num_steps):\n    return 2 * num_steps - 2\n"),
+        Mistake("plain Euler step", "def my_flow_heun_calls(num_steps):\n    return 2 * num_steps\n"),
+        Mistake("twice", "def my_flow_heun_calls(num_steps):\n    return num_steps\n"),
+        Mistake("expected an int", "def my_flow_heun_calls(num_steps):\n"
+                "    return 2.0 * num_steps - 1\n"),
+    )),
+}
+
