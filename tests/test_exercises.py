@@ -83,3 +83,24 @@ def test_student_copies_keep_no_solution_text(path):
     text = "\n".join("".join(c["source"]) for c in copy["cells"])
     assert ANSWER_STUB in text
     assert [s for s in secrets if s in text] == []
+
+
+def test_the_instructors_guide_lists_every_exercise_with_its_kind_and_the_counts(audit):
+    """book/instructors.md: a table row per exercise, and the counts of its first paragraph."""
+    from collections import Counter
+    reports, _ = audit
+    guide = (ROOT / "book" / "instructors.md").read_text(encoding="utf-8")
+    titles = {}
+    for path in CHAPTERS:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            for title, label in re.findall(r"```\{exercise\}\s*([^\n]*)\n(?::[^\n]*\n)*?:label:\s*(\S+)",
+                                           "".join(cell["source"])):
+                titles[label] = title
+    missing = [t for t in titles.values() if f"| {t} |" not in guide]
+    assert missing == []
+    kinds = Counter(r.kind for r in reports)
+    checked = len(reports) - kinds["written"]
+    assert f"{len(reports)} exercises, 2 points each, {2 * len(reports)} points in all" in guide
+    assert f"{checked} of them ({2 * checked} points)" in guide
+    assert f"{kinds['transcription']} ask for a formula as code" in guide
+    assert f"The {kinds['written']} purely written exercises ({2 * kinds['written']} points)" in guide

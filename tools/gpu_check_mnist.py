@@ -3,10 +3,11 @@ has a GPU but no network (``tools/gpu_check.sh``). The cell is taken from the ch
 stands and run after the chapter's setup cell, with ``dl.data.mnist`` replaced by random
 28×28 images; the cell's own asserts check what it trained and sampled.
 
-    python tools/gpu_check_mnist.py [--steps N] [--anywhere]
+    python tools/gpu_check_mnist.py [--steps N] [--quick] [--anywhere]
 
-``--steps`` replaces the cell's number of training steps (a dry run needs few); ``--anywhere``
-runs the cell's GPU branch on whatever device there is (on a CPU, a dry run of the steps).
+``--steps`` replaces the cell's number of training steps; ``--quick`` shrinks the run to a dry
+run of its steps (2 training steps on batches of 8, 2 sampling steps); ``--anywhere`` runs the
+cell's GPU branch on whatever device there is (on a CPU, a dry run of the steps).
 """
 
 from __future__ import annotations
@@ -59,12 +60,19 @@ def main(argv=None) -> int:
                         help="training steps instead of the cell's own number")
     parser.add_argument("--anywhere", action="store_true",
                         help="run the GPU branch on any device (a dry run on a CPU)")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 training steps on batches of 8, and 2 sampling steps: a dry run")
     args = parser.parse_args(argv)
     setup, cell = cells()
-    if args.steps is not None:
-        cell, n = re.subn(r"\bsteps=\d[\d_]*", f"steps={args.steps}", cell)
+    replace = {"steps": args.steps}
+    if args.quick:
+        replace = {"steps": args.steps or 2, "batch_size": 8, "num_steps": 2}
+    for name, value in replace.items():
+        if value is None:
+            continue
+        cell, n = re.subn(rf"\b{name}=\d[\d_]*", f"{name}={value}", cell)
         if n != 1:
-            raise SystemExit(f"gpu_check_mnist: expected one 'steps=N' in the MNIST cell, found {n}")
+            raise SystemExit(f"gpu_check_mnist: expected one '{name}=N' in the MNIST cell, found {n}")
     if args.anywhere:
         cell, n = re.subn(r'device\.type != "cuda"', "False", cell)
         if n != 1:

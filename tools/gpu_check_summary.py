@@ -6,6 +6,7 @@ per chapter (from nbval's JUnit report), the MNIST run and the benchmark table, 
 
 from __future__ import annotations
 
+import re
 import sys
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -16,8 +17,9 @@ def chapters(report: Path) -> dict[str, tuple[int, int, float]]:
     """Per chapter: (cells passed, cells failed or in error, seconds), from a JUnit XML file."""
     totals: dict[str, list] = defaultdict(lambda: [0, 0, 0.0])
     for case in ET.parse(report).getroot().iter("testcase"):
-        name = Path(case.get("file") or case.get("classname", "").replace(".", "/")).name
-        chapter = name.split("::")[0].removesuffix(".ipynb")[:2] or "?"
+        where = f"{case.get('file') or ''} {case.get('classname') or ''}"
+        found = re.search(r"(?:^|[\s./])(\d\d)_\w+\.ipynb", where)
+        chapter = found.group(1) if found else "?"
         failed = any(child.tag in ("failure", "error") for child in case)
         totals[chapter][1 if failed else 0] += 1
         totals[chapter][2] += float(case.get("time") or 0)
