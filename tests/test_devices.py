@@ -7,6 +7,11 @@
   and a ``cpu`` tensor in one operation raises, as mixing ``cuda`` and ``cpu`` does.
 """
 
+import ast
+import json
+import re
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -19,6 +24,8 @@ from diffusion_lite.schedules import NoiseSchedule
 from diffusion_lite.solvers import ode_sample
 from diffusion_lite.train import EMA, train
 from diffusion_lite.unet import UNet, UNetConfig
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class MovedError(AssertionError):
@@ -111,3 +118,67 @@ def test_a_schedule_is_refused_on_a_device_without_float64():
     with pytest.raises(ValueError, match="device: expected a device with float64.*got 'mps'"):
         schedule.to("mps")
     assert schedule.to("meta").alpha_bars.device.type == "meta"
+
+
+# ----------------------------------------------------------------------------- the chapters
+
+_MODULE_MAKERS = re.compile(r"(^|\.)(load|load_vae|load_classifier|UNet|VAE|\w*Denoiser|Generator|"
+                            r"Discriminator|\w*Classifier|Linear|Sequential)$")
+
+
+def _called_name(call: ast.Call) -> str:
+    return ast.unparse(call.func) if isinstance(call, ast.Call) else ""
+
+
+def modules_moved_inside_functions(source: str, modules: set[str]) -> list[str]:
+    """``name.to(...)`` or ``name.cuda()`` inside a function, where ``name`` is not the
+    function's own but one of the chapter's ``modules``: the helper would move, in place, a
+    module the rest of the chapter uses where it is."""
+    tree = ast.parse(re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.MULTILINE))
+    found = []
+    for fn in ast.walk(tree):
+        if not isinstance(fn, (ast.FunctionDef, ast.Lambda)):
+            continue
+        own = {a.arg for a in fn.args.args + fn.args.kwonlyargs}
+        own |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        for node in ast.walk(fn):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("to", "cuda") and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id in modules - own):
+                found.append(f"{getattr(fn, 'name', 'lambda')} moves {node.func.value.id}")
+    return found
+
+
+def chapter_modules(sources: list[str]) -> set[str]:
+    """The names a chapter binds to networks: ``x = zoo.load_vae(...)``, ``x, s = zoo.load(...)``,
+    ``x = UNet(...)`` and the like."""
+    names = set()
+    for source in sources:
+        tree = ast.parse(re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.MULTILINE))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and _MODULE_MAKERS.search(_called_name(node.value)):
+                target = node.targets[0]
+                first = target.elts[0] if isinstance(target, ast.Tuple) else target
+                if isinstance(first, ast.Name):
+                    names.add(first.id)
+    return names
+
+
+def test_the_check_finds_the_chapter_9_pattern():
+    setup = 'vae = zoo.load_vae("shapes_vae")\nimages = torch.zeros(3)\n'
+    careless = ("def sample_latent(n):\n    images.to(device)\n"
+                "    return vae.to(device).decode(z.to(device))\n")
+    careful = ("def sample_latent(n):\n    vae_device = next(vae.parameters()).device\n"
+               "    return vae.decode(z.to(vae_device))\n")
+    modules = chapter_modules([setup])
+    assert modules == {"vae"}
+    assert modules_moved_inside_functions(careless, modules) == ["sample_latent moves vae"]
+    assert modules_moved_inside_functions(careful, modules) == []
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")), ids=lambda p: p.name[:2])
+def test_no_chapter_helper_moves_a_network_it_did_not_make(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    modules = chapter_modules(sources)
+    assert [m for s in sources for m in modules_moved_inside_functions(s, modules)] == []

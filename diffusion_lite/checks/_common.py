@@ -49,11 +49,24 @@ class Exercise:
             raise ValueError(f"kind: expected one of {KINDS}, got {self.kind!r}")
 
 
-def checker(check):
-    """Decorate a checker: the student's function must be callable; an exception from it, or
-    ``NotImplementedError`` from an unanswered stub, becomes an ``ExerciseError`` with a hint;
-    and the error is raised afresh here, so that its traceback stops at this line and does not
-    show the checker's own lines (which spell out the reference answer)."""
+def _names_used(code) -> set[str]:
+    """The global and attribute names a function's code (and the functions inside it) uses."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _names_used(const)
+    return names
+
+
+def checker(check=None, *, forbid: tuple[str, ...] = ()):
+    """Decorate a checker (``@checker``, or ``@checker(forbid=("ddpm_sample",))``): the
+    student's function must be callable and must not call the package functions named in
+    ``forbid`` (the answer itself); an exception from it, or ``NotImplementedError`` from an
+    unanswered stub, becomes an ``ExerciseError`` with a hint; and the error is raised afresh
+    here, so that its traceback stops at this line and does not show the checker's own lines
+    (which spell out the reference answer)."""
+    if check is None:
+        return functools.partial(checker, forbid=forbid)
     name, signature = check.__name__, inspect.signature(check)
 
     @functools.wraps(check)
@@ -66,6 +79,11 @@ def checker(check):
         if not callable(fn):
             raise ExerciseError(f"{name}: expected your function (the name defined in the cell "
                                 f"above), got {type(fn).__name__} {fn!r:.60}")
+        code = getattr(fn, "__code__", None)
+        called = sorted(set(forbid) & _names_used(code)) if code is not None else []
+        if called:
+            raise ExerciseError(f"{name}: your function calls the package's {called[0]}, which "
+                                "is the answer; the exercise is to write it yourself.")
         message = None
         try:
             return check(fn, *args, **kwargs)
