@@ -20,36 +20,38 @@ import exercise_audit  # noqa: E402
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 
 
-@pytest.fixture(scope="module")
-def audit():
-    return exercise_audit.audit(CHAPTERS)
+def _labels(path: Path) -> list[tuple[str, str]]:
+    """(title, label) of each exercise of a chapter."""
+    return [(title, label) for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]
+            for title, label in re.findall(r"```\{exercise\}\s*([^\n]*)\n(?::[^\n]*\n)*?:label:\s*(\S+)",
+                                           "".join(cell["source"]))]
 
 
-def test_solutions_pass_stubs_and_wrong_answers_fail(audit):
-    reports, problems = audit
-    assert sum(r.solution is not None for r in reports) >= 13, "expected the coding exercises to run"
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name[:2])
+def test_each_chapters_exercises_are_assignments(path):
+    """Per chapter: solutions pass, stubs are reported as unanswered, recorded wrong answers fail
+    (at least 90% named, at least three per coding exercise on average, two for each), no
+    answer is shown before its checker, and one exercise at least asks for more than
+    transcription."""
+    reports, problems = exercise_audit.audit_chapter(path)
+    problems += [q for r in reports for q in r.problems()]
     assert problems == []
-
-
-def test_typical_wrong_answers_are_named(audit):
-    reports, _ = audit
+    coding = [r for r in reports if r.solution is not None]
+    assert coding, "expected the chapter's checked exercises to run"
+    assert [r.label for r in coding if len(r.mistakes) < 2] == []
     named, tried = exercise_audit.named_share(reports)
     unnamed = [(r.label, names, o.message[:120]) for r in reports for names, o in r.mistakes
                if not r.named(names, o)]
-    assert tried >= 3 * sum(r.solution is not None for r in reports), \
-        "expected at least three typical wrong answers per coding exercise on average"
+    assert tried >= 3 * len(coding)
     assert named >= 0.9 * tried, unnamed
+    assert [r.kind for r in reports if r.kind not in ("transcription", "written")] != []
 
 
-def test_every_coding_exercise_records_wrong_answers(audit):
-    reports, _ = audit
-    assert [r.label for r in reports if r.solution is not None and len(r.mistakes) < 2] == []
-
-
-def test_every_chapter_asks_for_more_than_transcription(audit):
-    reports, _ = audit
-    beyond = {r.chapter for r in reports if r.kind not in ("transcription", "written")}
-    assert sorted({r.chapter for r in reports} - beyond) == []
+def test_every_recorded_exercise_is_in_a_chapter():
+    from diffusion_lite.checks import EXERCISES
+    in_chapters = {label for path in CHAPTERS for _, label in _labels(path)}
+    assert sorted(set(EXERCISES) - in_chapters) == []
+    assert sorted(in_chapters - set(EXERCISES)) == []
 
 
 def _solution_lines(text: str) -> list[str]:
@@ -85,22 +87,17 @@ def test_student_copies_keep_no_solution_text(path):
     assert [s for s in secrets if s in text] == []
 
 
-def test_the_instructors_guide_lists_every_exercise_with_its_kind_and_the_counts(audit):
+def test_the_instructors_guide_lists_every_exercise_with_its_kind_and_the_counts():
     """book/instructors.md: a table row per exercise, and the counts of its first paragraph."""
     from collections import Counter
-    reports, _ = audit
+
+    from diffusion_lite.checks import EXERCISES
     guide = (ROOT / "book" / "instructors.md").read_text(encoding="utf-8")
-    titles = {}
-    for path in CHAPTERS:
-        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            for title, label in re.findall(r"```\{exercise\}\s*([^\n]*)\n(?::[^\n]*\n)*?:label:\s*(\S+)",
-                                           "".join(cell["source"])):
-                titles[label] = title
-    missing = [t for t in titles.values() if f"| {t} |" not in guide]
-    assert missing == []
-    kinds = Counter(r.kind for r in reports)
-    checked = len(reports) - kinds["written"]
-    assert f"{len(reports)} exercises, 2 points each, {2 * len(reports)} points in all" in guide
+    titles = [title for path in CHAPTERS for title, _ in _labels(path)]
+    assert [t for t in titles if f"| {t} |" not in guide] == []
+    kinds = Counter(exercise.kind for exercise in EXERCISES.values())
+    total, checked = len(EXERCISES), len(EXERCISES) - kinds["written"]
+    assert f"{total} exercises, 2 points each, {2 * total} points in all" in guide
     assert f"{checked} of them ({2 * checked} points)" in guide
     assert f"{kinds['transcription']} ask for a formula as code" in guide
     assert f"The {kinds['written']} purely written exercises ({2 * kinds['written']} points)" in guide
