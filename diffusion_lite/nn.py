@@ -24,6 +24,22 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) 
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)                       # (B, dim)
 
 
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scaled dot-product attention of queries q (..., N, d) to keys k and values v (..., L, d):
+    the output softmax(q kᵀ / sqrt(d)) v, (..., N, d), and the weights, (..., N, L), whose rows
+    (one query over the L keys) sum to 1 (Vaswani et al. 2017, eq. 1). Chapter 8."""
+    for name, value in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(value, torch.Tensor) or value.ndim < 2:
+            got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+            raise TypeError(f"{name}: expected a tensor (..., length, d), got {got}")
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"q, k, v: expected q (..., N, d), k (..., L, d) and v (..., L, d'), got "
+                         f"{tuple(q.shape)}, {tuple(k.shape)} and {tuple(v.shape)}")
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])                # (..., N, L)
+    weights = scores.softmax(dim=-1)
+    return weights @ v, weights
+
+
 # ----------------------------------------------------------------------------- image blocks
 
 

@@ -114,6 +114,26 @@ def parse_caption(text: str) -> tuple[int, int, int]:
     raise ValueError(f"text: expected a caption like 'a red circle at the top left', got {text!r}")
 
 
+def attributes_match(described: torch.Tensor, asked: torch.Tensor) -> torch.Tensor:
+    """For attribute rows (N, 3) of (colour, shape, position) indices, as ``describe`` reads them
+    and as a prompt asked for them: (N,) bool, True where all three agree. Chapter 8."""
+    check_tensor("described", described, ndim=2)
+    check_tensor("asked", asked, ndim=2)
+    if described.shape != asked.shape or described.shape[1] != 3:
+        raise ValueError(f"described, asked: expected two (N, 3) tensors of attribute indices, got "
+                         f"shapes {tuple(described.shape)} and {tuple(asked.shape)}")
+    return torch.eq(described, asked).all(dim=-1)
+
+
+def prompt_accuracy(described: torch.Tensor, asked: torch.Tensor) -> float:
+    """The share of rows of ``described`` (N, 3) whose colour, shape and position all agree
+    with ``asked`` (N, 3), as a float: a sample is right only when all three are. Chapter 8."""
+    matches = attributes_match(described, asked)
+    if len(matches) == 0:
+        raise ValueError("described, asked: expected at least one row, got none")
+    return matches.sum().item() / len(matches)
+
+
 def describe(images: torch.Tensor, *, threshold: float = 0.0) -> torch.Tensor:
     """Read (colour, shape, position) back from images (N, 3, H, W) in [-1, 1]: foreground is
     every pixel brighter than ``threshold`` in some channel; position is the quadrant of its

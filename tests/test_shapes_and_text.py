@@ -99,3 +99,32 @@ def test_cross_attention_maps_are_kept_on_request():
     maps = blocks[0].attention_maps
     assert maps.shape[0] == 2 and maps.shape[-1] == 5
     assert torch.allclose(maps.sum(-1), torch.ones_like(maps.sum(-1)), atol=1e-5)
+
+
+def test_attend_is_scaled_dot_product_attention_and_returns_its_weights():
+    from diffusion_lite import checks
+    from diffusion_lite.nn import attend
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = torch.randn(2, 4, 6, 8, generator=g), torch.randn(2, 4, 5, 8, generator=g), \
+        torch.randn(2, 4, 5, 8, generator=g)
+    out, weights = attend(q, k, v)
+    assert torch.allclose(out, torch.nn.functional.scaled_dot_product_attention(q, k, v), atol=1e-6)
+    assert weights.shape == (2, 4, 6, 5) and torch.allclose(weights.sum(-1), torch.ones(2, 4, 6))
+    checks.check_cross_attention(lambda q, k, v: attend(q, k, v)[0])
+    with pytest.raises(ValueError, match="q, k, v"):
+        attend(q, k[..., :4], v)
+
+
+def test_prompt_accuracy_counts_a_row_only_when_all_three_attributes_agree():
+    from diffusion_lite import checks
+    from diffusion_lite.shapes import attributes_match, prompt_accuracy
+
+    asked = torch.tensor([[0, 1, 2], [1, 2, 0], [2, 0, 1], [3, 1, 1]])
+    described = asked.clone()
+    described[1, 2], described[3, 0] = 1, 0                      # two rows with one attribute wrong
+    assert attributes_match(described, asked).tolist() == [True, False, True, False]
+    assert prompt_accuracy(described, asked) == 0.5
+    checks.check_prompt_accuracy(prompt_accuracy)
+    with pytest.raises(ValueError, match="described, asked"):
+        prompt_accuracy(described[:, :2], asked[:, :2])

@@ -7,7 +7,7 @@ reference, and, when they disagree, compares it with the usual mistakes to name 
 One module per chapter or topic; every checker is also here, as ``checks.check_...``:
 
 - ``forward``: chapter 1, ``check_add_noise``, ``check_forgetting_step`` and
-  ``check_signal_below_tenth``
+  ``check_signal_below``
 - ``training``: chapter 2, ``check_epsilon_loss``, ``check_training_loop`` and
   ``check_kl_weight``; chapter 5, ``check_ema_update``, ``check_ema_share`` and
   ``check_total_variation``
@@ -62,7 +62,7 @@ from .conditioning import (
     check_prompt_accuracy,
 )
 from .few_step import check_distillation_loss, check_distillation_target
-from .forward import check_add_noise, check_forgetting_step, check_signal_below_tenth
+from .forward import check_add_noise, check_forgetting_step, check_signal_below
 from .gans import (
     check_gan_step,
     check_generator_loss,
@@ -102,7 +102,7 @@ EXERCISES = {label: exercise for module in (forward, training, sampling, network
 
 __all__ = [
     "ExerciseError", "Exercise", "Mistake", "EXERCISES",
-    "check_add_noise", "check_forgetting_step", "check_signal_below_tenth",  # chapter 1
+    "check_add_noise", "check_forgetting_step", "check_signal_below",  # chapter 1
     "check_epsilon_loss", "check_training_loop", "check_kl_weight",           # chapter 2
     "check_ddpm_step", "check_ddpm_sample",                         # chapter 3
     "check_no_noise_prediction", "check_floor_scaling",

@@ -101,7 +101,16 @@ def check_drop_labels(fn) -> None:
     if (by_class - 0.5).abs().max() > 0.1:
         raise ExerciseError("check_drop_labels: some classes are dropped far more often than "
                             "others; drop each label independently of its value.")
-    _passed("check_drop_labels", 7)
+    few = labels[:20]
+    counts = {int((_call_student(name, fn, few, 0.5, 10, torch.Generator().manual_seed(seed))
+                   == 10).sum()) for seed in range(100, 120)}
+    if len(counts) == 1:
+        raise ExerciseError(f"check_drop_labels: with 20 labels and p = 0.5, twenty seeds all "
+                            f"dropped exactly {counts.pop()} labels: you drop a fixed count, "
+                            "round(p · n) (a randperm, say). Each label must be dropped "
+                            "independently, with its own uniform draw, so that the number dropped "
+                            "varies from batch to batch (binomially).")
+    _passed("check_drop_labels", 8)
 
 
 @checker
@@ -138,44 +147,57 @@ def check_cross_attention(fn, cases: int = 3) -> None:
     _passed("check_cross_attention", cases)
 
 
+def _accuracy_cases() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(described, asked) pairs: five rows whose colours all agree, then 200 random rows."""
+    asked = torch.tensor([[0, 1, 2], [1, 2, 0], [2, 0, 1], [3, 1, 1], [1, 1, 3]])
+    wrong = torch.tensor([[0, 0, 0], [0, 1, 0], [0, 0, 0], [0, 1, 1], [0, 0, 1]], dtype=torch.bool)
+    small = (torch.where(wrong, (asked + 1) % 3, asked), asked)
+    g = torch.Generator().manual_seed(15)
+    asked = torch.randint(0, 3, (200, 3), generator=g)
+    wrong = torch.rand(200, 3, generator=g) < 0.2
+    return [small, (torch.where(wrong, (asked + 1) % 3, asked), asked)]
+
+
 @checker
 def check_prompt_accuracy(fn) -> None:
     """Chapter 8. ``fn(described, asked)``, both (N, 3) attribute indices, must return the share
     of rows where colour, shape and position all agree, as a float."""
-    g = torch.Generator().manual_seed(15)
-    asked = torch.randint(0, 3, (200, 3), generator=g)
-    described = asked.clone()
-    wrong = torch.rand(200, 3, generator=g) < 0.2
-    described[wrong] = (described[wrong] + 1) % 3
-    name = "check_prompt_accuracy"
-    answer = _call_student(name, fn, described, asked)
-    if isinstance(answer, torch.Tensor) and answer.numel() == 3:
-        raise ExerciseError(f"{name}: not yet. You got one number per attribute: reduce each row "
-                            "with .all(dim=1) first, then average over the rows.")
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        raise ExerciseError(f"{name}: expected a float, got a tensor of shape "
-                            f"{tuple(answer.shape)}; turn it into a Python number with .item().")
-    if not isinstance(answer, (float, int)) or isinstance(answer, bool):
-        raise ExerciseError(f"{name}: expected a float, got {type(answer).__name__}")
-    all_right = (described == asked).all(dim=1).float()
-    reference = all_right.mean().item()
-    mistakes = {   # checked only when the answer is wrong
-        "You averaged over attributes; a sample counts only if all three are right: "
-        ".all(dim=1) first.": (described == asked).float().mean().item(),
-        "A sample counts if *all* attributes agree (.all), not any of them.":
-            (described == asked).any(dim=1).float().mean().item(),
-        "You returned how many rows are right; return the share: divide by the number of rows "
-        "(or take the mean).": all_right.sum().item(),
-        "Return a share between 0 and 1, not a percentage.": 100 * reference,
-        "That is the share of rows with a mistake; return the share that is all right.":
-            1 - reference,
-    }
-    if abs(answer - reference) <= 1e-6:
-        return _passed(name, 1)
-    for hint, wrong in mistakes.items():
-        if abs(answer - wrong) <= 1e-6:
-            raise ExerciseError(f"{name}: not yet. {hint}")
-    raise ExerciseError(f"{name}: expected {reference:.3f}, got {answer:.3f}")
+    cases = _accuracy_cases()
+    for case, (described, asked) in enumerate(cases):
+        name = f"check_prompt_accuracy (case {case}, {len(asked)} rows)"
+        answer = _call_student(name, fn, described, asked)
+        if isinstance(answer, torch.Tensor) and answer.numel() == 3:
+            raise ExerciseError(f"{name}: not yet. You got one number per attribute: reduce each "
+                                "row with .all(dim=1) first, then average over the rows.")
+        if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+            raise ExerciseError(f"{name}: expected a float, got a tensor of shape "
+                                f"{tuple(answer.shape)}; turn it into a Python number with .item().")
+        if not isinstance(answer, (float, int)) or isinstance(answer, bool):
+            raise ExerciseError(f"{name}: expected a float, got {type(answer).__name__}")
+        agree = described == asked                                       # (N, 3)
+        all_right = agree.all(dim=1).float()
+        reference = all_right.mean().item()
+        mistakes = {   # checked only when the answer is wrong
+            "You averaged over attributes; a sample counts only if all three are right: "
+            ".all(dim=1) first.": agree.float().mean().item(),
+            "A sample counts if *all* attributes agree (.all), not any of them.":
+                agree.any(dim=1).float().mean().item(),
+            "You returned how many rows are right; return the share: divide by the number of "
+            "rows (or take the mean).": all_right.sum().item(),
+            "Return a share between 0 and 1, not a percentage.": 100 * reference,
+            "That is the share of rows with a mistake; return the share that is all right.":
+                1 - reference,
+            "You reduced over the wrong axis: .all(dim=0) asks, for each attribute, whether it "
+            "agrees in every row; a row (one sample) is right when its three attributes agree, "
+            ".all(dim=1).": agree.all(dim=0).float().mean().item(),
+        }
+        if abs(answer - reference) <= 1e-6:
+            continue
+        for hint, wrong in mistakes.items():
+            if abs(answer - wrong) <= 1e-6:
+                raise ExerciseError(f"{name}: not yet. {hint}")
+        raise ExerciseError(f"{name}: expected {reference:.3f}, got {answer:.3f}")
+    _passed("check_prompt_accuracy", len(cases))
 
 
 def _value_checker(check):
@@ -288,18 +310,16 @@ def _with_fault(fault: str, q, k, v):
 @_value_checker
 def check_attention_diagnosis(diagnosis) -> None:
     """Chapter 8. ``diagnosis`` maps each suspect of ``SUSPECTS`` ("A", "B", "C") to the key
-    of ``FAULTS`` that names its fault. A wrong entry is answered with the diagnostic that rules
-    it out, measured on the suspect: do the weights' rows sum to 1, does each pixel read most
-    the word that softmax(q kᵀ / sqrt(d)) says, are the weights sharper or flatter than those,
-    and is the output the weights times v."""
+    of ``FAULTS`` that names its fault. The first wrong entry is answered with the name of the
+    diagnostic that rules it out (do the weights' rows sum to 1, are the weights sharper or
+    flatter than softmax(q kᵀ / sqrt(d)), is the output the weights times v), not with what the
+    diagnostic shows on the suspect, so that the student runs it."""
     name = "check_attention_diagnosis"
     if not isinstance(diagnosis, dict) or set(diagnosis) != set(SUSPECTS):
         raise ExerciseError(f"{name}: expected a dict with the keys {sorted(SUSPECTS)}, one "
                             f"fault for each suspect, got {diagnosis!r:.80}")
     g = torch.Generator().manual_seed(16)
     q, k, v = (torch.randn(2, *shape, 16, generator=g) for shape in [(64,), (8,), (8,)])
-    _, right = _with_fault("", q, k, v)
-    sharpness = right.max(dim=-1).values.mean().item()     # mean largest weight of a pixel's row
     for suspect, fn in SUSPECTS.items():
         choice = _choice(f"{name} (suspect {suspect})", diagnosis[suspect], FAULTS)
         out, weights = fn(q, k, v)
@@ -307,29 +327,15 @@ def check_attention_diagnosis(diagnosis) -> None:
         if choice == fault:
             continue
         rows = (weights.sum(dim=-1) - 1).abs().max().item()
-        favourite = (weights.argmax(dim=-1) == right.argmax(dim=-1)).float().mean().item()
-        its_sharpness = weights.max(dim=-1).values.mean().item()
         if choice == "d":
-            why = (f"its output is its weights times v (to within "
-                   f"{(out - weights @ v).abs().max().item():.1e}): it averages the values.")
-        elif rows > 1e-4:
-            why = (f"its weights' rows do not sum to 1 (one is off by {rows:.2f}): a pixel's "
-                   "weights over the words no longer form a softmax over the words, which no "
-                   "scaling of the scores can cause.")
-        elif choice == "a":
-            why = (f"its weights' rows sum to 1 (largest gap {rows:.1e}) and {favourite:.0%} of "
-                   "the pixels read most the same word as with softmax(q kᵀ / sqrt(d)); a "
-                   "softmax over the pixels would break both.")
+            diagnostic = "is its output its weights times v?"
+        elif rows > 1e-4 or choice == "a":
+            diagnostic = "do its weights' rows (one pixel, over the words) sum to 1?"
         else:
-            sharper = its_sharpness > sharpness
-            why = (f"its weights are {'sharper' if sharper else 'flatter'} than softmax(q kᵀ / "
-                   f"sqrt(d)) (a pixel's largest weight is {its_sharpness:.2f} on average, "
-                   f"against {sharpness:.2f}); " + (
-                       "dividing by d, larger than sqrt(d), would make them flatter."
-                       if choice == "c" else
-                       "leaving out the division by sqrt(d) would make them sharper."))
-        raise ExerciseError(f"{name}: suspect {suspect} is not ({choice}), {FAULTS[choice]}: "
-                            f"{why}")
+            diagnostic = "are its weights sharper or flatter than softmax(q kᵀ / sqrt(d))?"
+        raise ExerciseError(f"{name}: suspect {suspect} is not ({choice}): the diagnostic "
+                            f"\"{diagnostic}\" disagrees with {FAULTS[choice]}. Run it on "
+                            f"suspect {suspect} and ask what that fault would show.")
     print(f"✅ {name}: all {len(SUSPECTS)} faults named.")
 
 
@@ -397,6 +403,10 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("changed its input in place", _dropped(
             "    labels[torch.rand(labels.shape, generator=generator) < p] = null_class\n"
             "    return labels\n")),
+        Mistake("fixed count", _dropped(
+            "    drop = torch.zeros(labels.shape, dtype=torch.bool)\n"
+            "    drop[torch.randperm(len(labels), generator=generator)[:round(p * len(labels))]] = True\n"
+            "    return torch.where(drop, torch.full_like(labels, null_class), labels)\n")),
         Mistake("not by arithmetic on the mask", _dropped(
             "    drop = torch.rand(labels.shape, generator=generator) < p\n"
             "    return torch.where(drop, float(null_class), labels.float())\n")),
@@ -407,7 +417,8 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("expected one of", 'my_prediction = "lower"\n'),
         Mistake("expected one of", "my_prediction = 3\n"),
     )),
-    "ex-text-attention": Exercise("transcription", mistakes=(
+    "ex-text-attention": Exercise("transcription", reference="diffusion_lite.nn.attend",
+                                  mistakes=(
         Mistake("Scale the scores by 1 / sqrt\\(d\\)", _attention(
             "    return torch.softmax(q @ k.transpose(1, 2), dim=-1) @ v\n")),
         Mistake("Divide by sqrt\\(d\\), not d", _attention(
@@ -427,7 +438,8 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("changed its input in place", _attention(
             "    q /= d**0.5\n    return torch.softmax(q @ k.transpose(1, 2), dim=-1) @ v\n")),
     )),
-    "ex-text-accuracy": Exercise("transcription", mistakes=(
+    "ex-text-accuracy": Exercise("transcription", reference="diffusion_lite.shapes.prompt_accuracy",
+                                 mistakes=(
         Mistake("averaged over attributes", _accuracy(
             "    return (described == asked).float().mean().item()\n")),
         Mistake("not any of them", _accuracy(
@@ -440,13 +452,15 @@ EXERCISES: dict[str, Exercise] = {
             "    return (described != asked).any(dim=1).float().mean().item()\n")),
         Mistake("with .item\\(\\)", _accuracy(
             "    return (described == asked).all(dim=1).float().mean()\n")),
+        Mistake("wrong axis: .all\\(dim=0\\)", _accuracy(
+            "    return (described == asked).all(dim=0).float().mean().item()\n")),
         Mistake("one number per attribute", _accuracy(
             "    return (described == asked).float().mean(dim=0)\n")),
     )),
     "ex-text-bugs": Exercise("bug hunt", mistakes=(
         Mistake("suspect A .*sharper", _diagnosis("c", "a", "b")),
-        Mistake("suspect A .*rows sum to 1", _diagnosis("a", "b", "c")),
-        Mistake("suspect B .*do not sum to 1", _diagnosis("b", "c", "a")),
+        Mistake("suspect A .*rows .*sum to 1", _diagnosis("a", "b", "c")),
+        Mistake("suspect B .*rows .*sum to 1", _diagnosis("b", "c", "a")),
         Mistake("suspect C .*flatter", _diagnosis("b", "a", "b")),
         Mistake("suspect C .*weights times v", _diagnosis("b", "a", "d")),
         Mistake("expected a dict", 'my_diagnosis = {"A": "b", "B": "a"}\n'),

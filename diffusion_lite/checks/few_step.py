@@ -3,12 +3,14 @@ distillation loss of one training batch."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ._common import Exercise, ExerciseError, Mistake, _call_student, _diagnose, _passed, checker
 
 
-@checker
+@checker(forbid=("two_step_target",))
 def check_distillation_target(fn, cases: int = 4) -> None:
     """Chapter 11. ``fn(x_t, x_next, a_t, s_t, a_next, s_next)`` must return the progressive-
     distillation target (x_next - (s_next / s_t) x_t) / (a_next - (s_next / s_t) a_t)."""
@@ -51,16 +53,31 @@ def check_distillation_target(fn, cases: int = 4) -> None:
     _passed("check_distillation_target", cases)
 
 
+class _TimedDenoiser(torch.nn.Module):
+    """A small random network whose noise prediction depends strongly on the step t (a random
+    MLP alone barely does), so that a network called at the wrong step changes the loss by far
+    more than the checker's tolerance."""
+
+    def __init__(self):
+        super().__init__()
+        from ..unet import MLPDenoiser
+        self.net = MLPDenoiser(hidden=32, num_blocks=1)
+
+    def forward(self, x: torch.Tensor, t, cond=None) -> torch.Tensor:
+        t = torch.as_tensor(t, device=x.device).expand(len(x))
+        phase = t.to(x.dtype)[:, None]
+        return self.net(x, t.long()) + torch.cos(phase / 40) * x + torch.sin(phase / 70)
+
+
 def _loss_case(seed: int):
     """A small teacher and student (different weights, the teacher's trainable, so that a
-    gradient reaching it shows), a schedule and one batch with its steps and noise, the last
-    example on the final step, to the clean end."""
+    gradient reaching it shows, and both strongly dependent on t), a schedule and one batch
+    with its steps and noise, the last example on the final step, to the clean end."""
     from ..samplers import ddim_timesteps
     from ..schedules import NoiseSchedule
-    from ..unet import MLPDenoiser
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        teacher, student = MLPDenoiser(hidden=32, num_blocks=1), MLPDenoiser(hidden=32, num_blocks=1)
+        teacher, student = _TimedDenoiser(), _TimedDenoiser()
     schedule = NoiseSchedule.cosine(1000)
     g = torch.Generator().manual_seed(seed)
     fine = ddim_timesteps(1000, 8)                                   # the teacher's grid: 8 steps
@@ -89,14 +106,38 @@ def _loss_mistakes(student, teacher, schedule, x0, t, t_mid, t_prev, noise) -> d
 
         def loss(weights, prediction, goal):
             return (weights * (prediction - goal).pow(2)).mean().item()
+
+        def target_with(first_t, second_t):           # the teacher called at other steps
+            mid = ddim_step(schedule, teacher(x_t, first_t), x_t, t, t_mid)
+            return two_step_target(schedule, x_t, t, t_prev, ddim_step(
+                schedule, teacher(mid, second_t), mid, t_mid, t_prev))
+
+        def eps_of(x0_estimate):                       # the noise that an x0 estimate implies
+            return (x_t - schedule.alpha_bars[t].sqrt()[:, None] * x0_estimate) \
+                / schedule.one_minus_alpha_bars[t].sqrt()[:, None]
+
+        reference = loss(weight, x0_student, target)
+        batch, dims = x0.shape
+        teacher_t = ("Call the teacher at the step of the state it sees: teacher(x_t, t) for its "
+                     "first step, teacher(x_mid, t_mid) for its second; you called it at "
+                     "another step.")
         return {
             "Weight each example's squared error by max(SNR_t, 1); you left the weight out.":
                 loss(1.0, x0_student, target),
             "Clamp the weight from below at 1, max(SNR_t, 1): SNR alone nearly ignores the "
-            "high-noise steps, where SNR_t is close to 0.": loss(snr, x0_student, target),
+            "high-noise steps, where SNR_t is close to 0. (An unweighted loss in ε space, "
+            "on ε and the ε that the target implies, is the same thing: an ε error is an x0 "
+            "error times a_t / s_t.)": loss(snr, x0_student, target),
+            "The weight is max(SNR_t, 1), the larger of the two, not SNR_t + 1: the two differ "
+            "most where SNR_t is near 1.": loss(snr + 1, x0_student, target),
+            "Read the weight at t, the step the student sees: max(SNR_t, 1), not SNR at t'.":
+                loss(schedule.snr(t_mid)[:, None].clamp(min=1.0), x0_student, target),
             "The target is not the teacher's landing point x_t'' itself: solve one DDIM step "
             "from x_t for the x0 that lands there (two_step_target).":
                 loss(weight, x0_student, x_prev),
+            "That is the plain x0 loss, against the true x0; the target is the x0 estimate that "
+            "lands on the teacher's two-step landing point (two_step_target of x_prev).":
+                loss(weight, x0_student, x0),
             "The teacher takes two steps, t -> t' -> t'': the second starts from its first "
             "step's result x_t', at step t', not from x_t.":
                 loss(weight, x0_student, two_step_target(schedule, x_t, t, t_prev, ddim_step(
@@ -107,8 +148,28 @@ def _loss_mistakes(student, teacher, schedule, x0, t, t_mid, t_prev, noise) -> d
             "The target is x0 at t'' reached by one step from t: two_step_target(schedule, x_t, "
             "t, t_prev, ...), not from t'.":
                 loss(weight, x0_student, two_step_target(schedule, x_t, t_mid, t_prev, x_prev)),
+            teacher_t + " (first step at t')": loss(weight, x0_student, target_with(t_mid, t_mid)),
+            teacher_t + " (second step at t)": loss(weight, x0_student, target_with(t, t)),
+            teacher_t + " (second step at t'')": loss(weight, x0_student, target_with(t, t_prev)),
+            "Call the student at t, the step of x_t, student(x_t, t); you called it at another "
+            "step.": loss(weight, predict_x0(schedule, x_t, t, student(x_t, t_mid)), target),
             "The student predicts the noise ε: turn it into its x0 estimate with predict_x0 "
             "before comparing it with the target.": loss(weight, eps, target),
+            "The loss lives in x0 space: compare the student's x0 estimate (predict_x0) with the "
+            "target, weighted by max(SNR_t, 1); you compared noises, an ε-space loss.":
+                loss(weight, eps, eps_of(target)),
+            "That is the plain ε loss against the drawn noise; distillation compares the "
+            "student's x0 estimate with the teacher's target, weighted by max(SNR_t, 1).":
+                loss(1.0, eps, noise),
+            "The loss lives in x0 space; you compared the student's ε with the drawn noise "
+            "(an ε-space loss): compare its x0 estimate with the teacher's target.":
+                loss(weight, eps, noise),
+            f"Average over the D = {dims} coordinates too: you summed them, so your loss is "
+            f"exactly {dims} times the reference ((...).mean(), not .sum(dim=-1).mean()).":
+                dims * reference,
+            f"Average over the B = {batch} examples: you summed them, so your loss is exactly "
+            f"{batch} times the reference ((...).mean(), not .sum(dim=0).mean()).":
+                batch * reference,
             "Average the weighted squared errors (.mean()), do not sum them.":
                 (weight * (x0_student - target).pow(2)).sum().item(),
             "You swapped the roles: the teacher takes the two steps, and the student's estimate "
@@ -120,7 +181,7 @@ def _loss_mistakes(student, teacher, schedule, x0, t, t_mid, t_prev, noise) -> d
         }
 
 
-@checker
+@checker(forbid=("distillation_loss", "distillation_loss_at"))
 def check_distillation_loss(fn, cases: int = 2) -> None:
     """Chapter 11. ``fn(student, teacher, schedule, x0, t, t_mid, t_prev, noise)`` must return
     the distillation loss of one batch as a 0-d tensor that carries the student's gradient, and
@@ -146,6 +207,12 @@ def check_distillation_loss(fn, cases: int = 2) -> None:
                                 "student: call the student outside torch.no_grad(), and keep the "
                                 "loss a tensor (no .item(), no .detach()).")
         value = answer.item()
+        if not math.isfinite(value):
+            at_prev = bool((schedule.snr(t_prev) == float("inf")).any())
+            raise ExerciseError(f"{name}: your loss is {value}. " + (
+                "Read the weight at t: SNR at t'' = 0, the clean end (alpha_bar_0 = 1), is "
+                "infinite; use SNR_t, the step the student sees." if at_prev else
+                "Look for a division by zero, such as s = sqrt(1 - alpha_bar) at the clean end."))
         if abs(value - reference.item()) > 1e-4 * max(1.0, abs(reference.item())):
             for hint, wrong in _loss_mistakes(student, teacher, schedule, x0, t, t_mid, t_prev,
                                               noise).items():
@@ -205,6 +272,8 @@ EXERCISES: dict[str, Exercise] = {
             "    return x_next - ratio * x_t / (a_next - ratio * a_t)\n")),
         Mistake("do not square them", _target(
             "    return (x_next - ratio**2 * x_t) / (a_next**2 - ratio**2 * a_t**2)\n")),
+        Mistake("calls the package's two_step_target", _target(
+            "    return two_step_target(schedule, x_t, 1, 0, x_next)\n")),
         Mistake("changed its input in place", _target(
             "    x_next -= ratio * x_t\n    return x_next / (a_next - ratio * a_t)\n")),
     )),
@@ -223,5 +292,31 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("do not sum", _loss(reduce=".sum()")),
         Mistake("teacher received gradients", _loss(guard="if True:")),
         Mistake("detaches the loss", _loss(reduce=".mean().item()")),
+        Mistake("exactly 2 times the reference", _loss(reduce=".sum(dim=-1).mean()")),
+        Mistake("exactly 12 times the reference", _loss(reduce=".sum(dim=0).mean()")),
+        Mistake("SNR at t'' = 0.*is infinite; use SNR_t", _loss(
+            weight="schedule.snr(t_prev)[:, None].clamp(min=1.0)")),
+        Mistake("not SNR at t'", _loss(weight="schedule.snr(t_mid)[:, None].clamp(min=1.0)")),
+        Mistake("not SNR_t \\+ 1", _loss(weight="(schedule.snr(t)[:, None] + 1)")),
+        Mistake("plain x0 loss", _loss(target="x0")),
+        Mistake("you compared noises, an ε-space loss", _loss(
+            student="student(x_t, t)",
+            target="(x_t - schedule.alpha_bars[t].sqrt()[:, None] * two_step_target("
+                   "schedule, x_t, t, t_prev, x_prev)) / (1 - schedule.alpha_bars[t]).sqrt()[:, None]")),
+        Mistake("unweighted loss in ε space", _loss(
+            student="student(x_t, t)", weight="1.0",
+            target="(x_t - schedule.alpha_bars[t].sqrt()[:, None] * two_step_target("
+                   "schedule, x_t, t, t_prev, x_prev)) / (1 - schedule.alpha_bars[t]).sqrt()[:, None]")),
+        Mistake("plain ε loss against the drawn noise", _loss(
+            student="student(x_t, t)", weight="1.0", target="noise")),
+        Mistake("Call the teacher at the step of the state it sees", _loss(
+            second="ddim_step(schedule, teacher(x_mid, t), x_mid, t_mid, t_prev)")),
+        Mistake("Call the teacher at the step of the state it sees", _loss(
+            first="ddim_step(schedule, teacher(x_t, t_mid), x_t, t, t_mid)")),
+        Mistake("Call the student at t", _loss(
+            student="predict_x0(schedule, x_t, t, student(x_t, t_mid))")),
+        Mistake("calls the package's distillation_loss_at", (
+            "def my_distillation_loss(student, teacher, schedule, x0, t, t_mid, t_prev, noise):\n"
+            "    return distillation_loss_at(student, teacher, schedule, x0, t, t_mid, t_prev, noise)\n")),
     )),
 }

@@ -186,17 +186,19 @@ def _gan_step(g_net, d_net, opt_g, opt_d, real, z_d, z_g, r1_gamma, *, slip: str
     fake = g_net(z_d) if slip == "leak" else g_net(z_d).detach()
     d_loss = discriminator_loss(d_net(real), d_net(fake))
     weight = {"gamma": r1_gamma, "no r1": 0.0}.get(slip, r1_gamma / 2)
-    if slip != "leak":
+    if slip not in ("leak", "no zero_grad d"):
         opt_d.zero_grad()
-    (d_loss + weight * r1_penalty(d_net, real)).backward()
+    total = d_loss + weight * r1_penalty(d_net, real)
+    total.backward()
     opt_d.step()
     if slip != "generator first":
         g_loss = generator_step()
-    return d_loss.item(), g_loss.item()
+    return (total if slip == "r1 returned" else d_loss).item(), g_loss.item()
 
 
-def _gan_outcome(name: str, step, seed: int, steps: int = 3) -> torch.Tensor:
-    """Every weight of a small GAN after ``steps`` calls of ``step``, then the losses returned."""
+def _gan_outcome(name: str, step, seed: int, steps: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every weight of a small GAN after ``steps`` calls of ``step``, and the losses returned
+    (d_loss, g_loss, d_loss, ...)."""
     from ..gan import Discriminator, Generator
 
     torch.manual_seed(seed)
@@ -216,7 +218,7 @@ def _gan_outcome(name: str, step, seed: int, steps: int = 3) -> torch.Tensor:
                                 f"as .item() gives, got {type(answer).__name__} {answer!r:.80}")
         losses += answer
     weights = [p.detach().reshape(-1) for net in (g_net, d_net) for p in net.parameters()]
-    return torch.cat(weights + [torch.tensor(losses)])
+    return torch.cat(weights), torch.tensor(losses)
 
 
 @checker
@@ -227,12 +229,12 @@ def check_gan_step(fn, cases: int = 2) -> None:
     (non-saturating loss on fresh fakes from ``z_g``), and return both losses as floats. Run
     three times on a small GAN, its weights must end where ``train_gan``'s would."""
     slips = {
-        "The planted bug is still there: the discriminator's loss on the fakes sends its gradient "
-        "into the generator (the fakes are not detached, and the generator's gradients are zeroed "
-        "only once, before both steps), so the generator's step also follows -∇L_D: it is pushed "
-        "to make its fakes look fake.": "leak",
+        "The planted bug is still there: which weights does d_loss.backward() reach?": "leak",
         "Zero the generator's gradients before its backward pass: without opt_g.zero_grad() they "
         "accumulate over the steps.": "no zero_grad",
+        "Zero the discriminator's gradients before its backward pass: without opt_d.zero_grad() "
+        "its step also follows the gradients left in it by the previous round (the generator's "
+        "loss.backward() reaches the discriminator's weights too).": "no zero_grad d",
         "Make the generator's fakes from z_g, fresh noise, not again from the discriminator's "
         "z_d.": "old noise",
         "Train the discriminator first, then the generator against the updated discriminator.":
@@ -241,14 +243,39 @@ def check_gan_step(fn, cases: int = 2) -> None:
         "Add the R1 penalty (weighted by γ/2) to the discriminator's loss.": "no r1",
         "That generator loss is the saturating minimax one, E log(1 - D(G(z))); use the "
         "non-saturating -E log D(G(z)).": "minimax",
+        "Your weights end where train_gan's do, but the d_loss you return includes the R1 "
+        "penalty: return the cross-entropy d_loss alone (the penalty is a regulariser added for "
+        "the backward pass, not part of the loss train_gan records).": "r1 returned",
     }
+
+    def close(a, b):
+        return torch.allclose(a, b, atol=1e-4)
+
     for case in range(cases):
         name = f"check_gan_step (case {case})"
-        answer = _gan_outcome(name, fn, seed=40 + case)
-        reference = _gan_outcome(name, _gan_step, seed=40 + case)
-        wrong = {hint: _gan_outcome(name, functools.partial(_gan_step, slip=slip), seed=40 + case)
-                 for hint, slip in slips.items()}
-        _diagnose(name, answer, reference, wrong, atol=1e-4)
+        weights, losses = _gan_outcome(name, fn, seed=40 + case)
+        right_weights, right_losses = _gan_outcome(name, _gan_step, seed=40 + case)
+        if not torch.isfinite(weights).all() or not torch.isfinite(losses).all():
+            raise ExerciseError(f"{name}: the weights or losses became NaN or infinite.")
+        if close(weights, right_weights) and close(losses, right_losses):
+            continue
+        for hint, slip in slips.items():
+            wrong_weights, wrong_losses = _gan_outcome(name, functools.partial(_gan_step, slip=slip),
+                                                       seed=40 + case)
+            if close(weights, wrong_weights) and close(losses, wrong_losses):
+                raise ExerciseError(f"{name}: not yet. {hint}")
+        if close(weights, right_weights):
+            which = ["d_loss", "g_loss"][int((losses - right_losses).abs().argmax()) % 2]
+            raise ExerciseError(f"{name}: not yet. Your weights end where train_gan's do, but the "
+                                f"{which} you return differs: return the loss that was minimised, "
+                                "as a float (.item()), with nothing added to it.")
+        if close(losses, right_losses):
+            raise ExerciseError(f"{name}: not yet. The losses you return are right, but the weights "
+                                "end elsewhere after three steps: look at what each backward pass "
+                                "reaches, and where the gradients are zeroed.")
+        raise ExerciseError(f"{name}: not yet. Both the losses you return and the weights differ "
+                            "from train_gan's, from the first round on: go through the order of "
+                            "the two steps, what each loss is, and where the gradients are zeroed.")
     _passed("check_gan_step", cases)
 
 
@@ -288,6 +315,10 @@ def check_saturation(minimax_slope, non_saturating_slope, d_fake: float = 0.01) 
         elif near(given, in_d):
             hint = ("that is the slope with respect to D; take it with respect to the logit ℓ: "
                     "dD/dℓ = D(1 - D).")
+        elif near(abs(given), d_fake * (1 - d_fake)):
+            hint = ("that is ±dD/dℓ = D(1 - D), the slope of D itself, without the log: by the "
+                    "chain rule, multiply it by the log's derivative, -1/(1 - D) for "
+                    "log(1 - D) and -1/D for -log D.")
         else:
             hint = "write D = sigmoid(ℓ) and use dD/dℓ = D(1 - D)."
         raise ExerciseError(f"check_saturation: {label} = {given!r} is not the slope at "
@@ -378,6 +409,11 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("saturating minimax", _step(_D_PART, _G_PART.replace(
             "generator_loss(d_net(g_net(z_g)))",
             "-torch.nn.functional.softplus(d_net(g_net(z_g))).mean()"))),
+        Mistake("includes the R1 penalty", _step(
+            "    fakes = g_net(z_d).detach()\n"
+            "    loss_d = discriminator_loss(d_net(real), d_net(fakes)) + r1_gamma / 2 * r1_penalty(d_net, real)\n"
+            "    opt_d.zero_grad()\n    loss_d.backward()\n", _G_PART)),
+        Mistake("without opt_d.zero_grad\\(\\)", _step(_D_PART.replace("    opt_d.zero_grad()\n", ""), _G_PART)),
         Mistake("pair of Python floats", _step(_D_PART, _G_PART).replace(
             "return loss_d.item(), loss_g.item()", "return loss_d, loss_g")),
     )),
@@ -386,6 +422,8 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("swapped", _slopes("-0.99", "-0.01")),
         Mistake("loss's value", _slopes("math.log(1 - 0.01)", "-0.99")),
         Mistake("slope with respect to D", _slopes("-0.01", "-1 / 0.01")),
+        Mistake("without the log", _slopes("-0.0099", "-0.99")),
+        Mistake("without the log", _slopes("-0.01", "-0.0099")),
         Mistake("must be a number", _slopes("torch.tensor(-0.01)", "torch.tensor(-0.99)")),
     ), setup="import math\n"),
 }

@@ -25,7 +25,7 @@ from ._common import (
 _BROADCAST = re.compile(r"must match the size|size of tensor|shape .* broadcast|broadcast")
 
 
-@checker
+@checker(forbid=("timestep_embedding",))
 def check_timestep_embedding(fn, cases: int = 4) -> None:
     """Chapter 4. ``fn(t, dim)`` must return the (B, dim) sinusoidal embedding of the steps ``t``
     (a (B,) LongTensor in 1 ... T): sines of t · 10000^(-i / (dim/2)) for i = 0 … dim/2 - 1,
@@ -53,6 +53,12 @@ def check_timestep_embedding(fn, cases: int = 4) -> None:
                                 f"{tuple(answer.shape)}: concatenate the sines and cosines "
                                 "along dim=1, the features, not along the batch.")
         i = torch.arange(half, dtype=torch.float64)
+        if isinstance(answer, torch.Tensor) and tuple(answer.shape) == (len(t), dim) and half > 1:
+            grown = torch.sin(t.double() * 10_000.0 ** (1 / half))    # the second frequency
+            if torch.allclose(answer[:, 1].double(), grown, atol=1e-2):
+                raise ExerciseError(f"{name}: not yet. The exponent is negative, 10000^(−i / "
+                                    "(dim / 2)): the frequencies fall from 1 to nearly 1/10000, "
+                                    "from fast features to slow ones; yours grow with i.")
 
         def features(steps=t, exponent=i / half, layout="sin-cos"):
             angles = steps.double()[:, None] * (10_000.0 ** -exponent)[None, :]   # (B, half)
@@ -74,6 +80,9 @@ def check_timestep_embedding(fn, cases: int = 4) -> None:
             "Off by one: embed the step t itself (t = 1 ... T, the papers' numbering); you "
             "embedded t - 1.": features(steps=t - 1),
             "Off by one: embed the step t itself; you embedded t + 1.": features(steps=t + 1),
+            "Embed the step t itself, an integer 1 … T; you divided it by T = 1000. The slowest "
+            "frequency already spreads the steps out; t / T squeezes them into angles below one "
+            "radian, where neighbouring steps look alike.": features(steps=t / 1000),
         }
         labels.append(f"dim={dim}")
         answers.append(answer)
@@ -245,15 +254,18 @@ def check_unet_shapes(fn) -> None:
                         "layer_shapes prints them above.")
 
 
-@checker
+@checker(forbid=("epsilon_loss",))
 def check_untrained_loss(fn) -> None:
-    """Chapter 4. ``fn()`` must return the ε-loss (a float) of a U-Net whose ``conv_out`` is
-    zero, as ``UNet`` starts; the checker measures it on the digits."""
+    """Chapter 4. ``fn()`` must return the ε-loss (a Python float) of a U-Net whose ``conv_out``
+    is zero, as ``UNet`` starts; the checker measures it on the digits."""
     name = "check_untrained_loss"
     answer = _answer_of(name, fn, (), "Return a number.")
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        raise ExerciseError(f"{name}: expected a float, got {type(answer).__name__} {answer!r:.40}"
-                            " (for a 0-d tensor, use .item()).")
+    if isinstance(answer, int) and not isinstance(answer, bool):
+        raise ExerciseError(f"{name}: expected a Python float, got the int {answer}: a loss is a "
+                            f"mean, a float; write {answer}.0 .")
+    if not isinstance(answer, float):
+        raise ExerciseError(f"{name}: expected a Python float, got {type(answer).__name__} "
+                            f"{answer!r:.40} (for a 0-d tensor, use .item()).")
     torch.manual_seed(0)
     model = UNet(UNetConfig())
     images, _ = digits("train")
@@ -261,10 +273,11 @@ def check_untrained_loss(fn) -> None:
         measured = epsilon_loss(model, NoiseSchedule.cosine(1000), images,
                                 generator=torch.Generator().manual_seed(0)).item()
     d = images[0].numel()
-    print(f"you predicted {answer:.3g}; measured on the {len(images):,} training digits: "
-          f"{measured:.3f}")
     if abs(answer - measured) <= 0.05:
-        return _passed(name, 1)
+        _passed(name, 1)
+        print(f"you predicted {answer:.3g}; measured on the {len(images):,} training digits: "
+              f"{measured:.3f}")
+        return None
     if abs(answer) < 0.05:
         raise ExerciseError(f"{name}: not yet. The network predicts zero, but the loss compares "
                             "that with the noise ε: its value is the mean of ε², not zero.")
@@ -274,8 +287,9 @@ def check_untrained_loss(fn) -> None:
     if abs(answer - 2) <= 0.1:
         raise ExerciseError(f"{name}: not yet. Nothing is added to the error: a zero prediction "
                             "leaves ‖ε − 0‖² / d, whose mean is the variance of ε.")
-    raise ExerciseError(f"{name}: not yet; you predicted {answer:.3g}, the network's loss is "
-                        f"{measured:.3f}. What is the mean of ε² for ε ~ N(0, 1)?")
+    direction = "higher" if answer < measured else "lower"
+    raise ExerciseError(f"{name}: not yet; the network's loss is {direction} than your "
+                        f"{answer:.3g}. What is the mean of ε² for ε ~ N(0, 1)?")
 
 
 # The exercises this module checks, by label: their kind and the typical wrong answers
@@ -346,6 +360,12 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("along dim=1", _embedding(
             _FREQUENCIES + _ANGLES
             + "    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=0)\n")),
+        Mistake("exponent is negative", _embedding(
+            "    frequencies = 10_000.0 ** (torch.arange(half) / half)\n" + _ANGLES + _SIN_COS)),
+        Mistake("divided it by T", _embedding(
+            _FREQUENCIES + "    angles = (t / 1000)[:, None] * frequencies[None, :]\n" + _SIN_COS)),
+        Mistake("calls the package's timestep_embedding", _embedding(
+            "    return timestep_embedding(t, dim)\n")),
         Mistake("dtype", _embedding(
             "    frequencies = 10_000.0 ** (-torch.arange(half, dtype=torch.float64) / half)\n"
             + "    angles = t.double()[:, None] * frequencies[None, :]\n" + _SIN_COS)),
@@ -387,5 +407,11 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("you summed", "def my_untrained_loss():\n    return 64.0\n"),
         Mistake("\\.item\\(\\)", "def my_untrained_loss():\n    return torch.tensor(1.0)\n"),
         Mistake("Nothing is added", "def my_untrained_loss():\n    return 2.0\n"),
+        Mistake("got the int 1", "def my_untrained_loss():\n    return 1\n"),
+        Mistake("loss is higher than your", "def my_untrained_loss():\n    return 0.5\n"),
+        Mistake("calls the package's epsilon_loss", "def my_untrained_loss():\n"
+                "    model = UNet(UNetConfig())\n"
+                "    images, _ = dl.data.digits(\"train\")\n"
+                "    return epsilon_loss(model, NoiseSchedule.cosine(1000), images).item()\n"),
     )),
 }

@@ -7,7 +7,7 @@ import torch
 
 from ..data import eight_gaussian_centres
 from ..metrics import metric_floor, sliced_wasserstein
-from ..samplers import ddim_sample, ddim_timesteps, ddpm_sample
+from ..samplers import ddim_sample, ddim_step, ddim_timesteps, ddpm_sample, ddpm_step
 from ..schedules import NoiseSchedule, predict_x0
 from ._common import (
     Exercise,
@@ -22,7 +22,7 @@ from ._common import (
 )
 
 
-@checker
+@checker(forbid=("ddpm_step",))
 def check_ddpm_step(fn, cases: int = 5) -> None:
     """Chapter 3. ``fn(schedule, eps, x_t, t, z)`` must return x_{t-1} by Algorithm 2 of
     Ho et al. (2020) with sigma_t = sqrt(beta_t), using the given standard noise ``z``;
@@ -125,14 +125,19 @@ def _oracle_schedule() -> tuple[NoiseSchedule, _MixtureOracle]:
 
 
 def _ddpm_loop(model, schedule, x_T, seed, *, steps=None, noise_last=False, no_noise=False,
-               one_z=False, model_t=0, on_x_T=False, beta_tilde=False):
+               one_z=False, model_t=0, on_x_T=False, beta_tilde=False, eps_once=False,
+               clip=None):
     """Algorithm 2 with sigma_t = sqrt(beta_t), z drawn from a generator seeded ``seed``, or
     with one of the usual loop mistakes."""
     generator = torch.Generator().manual_seed(seed)
     T, x = schedule.num_steps, x_T
     z_once = torch.randn(x.shape, generator=generator) if one_z else None
+    eps_first = model(x_T, torch.full((len(x),), T)) if eps_once else None
     for t in range(T, 0, -1) if steps is None else steps:
-        eps = model(x_T if on_x_T else x, torch.full((len(x),), t + model_t))
+        eps = eps_first if eps_once else model(x_T if on_x_T else x, torch.full((len(x),), t + model_t))
+        if clip is not None:            # the package's step, x0 clipped (z drawn at t = 1 too)
+            x = ddpm_step(schedule, eps, x, t, variance="beta", clip_x0=clip, generator=generator)
+            continue
         alpha, alpha_bar, beta = schedule.alphas[t], schedule.alpha_bars[t], schedule.betas[t]
         mean = (x - beta / (1 - alpha_bar).sqrt() * eps) / alpha.sqrt()
         sigma2 = ((1 - schedule.alpha_bars[t - 1]) / (1 - alpha_bar) * beta if beta_tilde
@@ -149,7 +154,7 @@ _LOOP_HINT = ("Take T from schedule.num_steps (the checker's schedule has {T} st
               "z = torch.randn(x.shape, generator=generator).")
 
 
-@checker
+@checker(forbid=("ddpm_sample",))
 def check_ddpm_sample(fn, cases: int = 2) -> None:
     """Chapter 3. ``fn(model, schedule, x_T, generator)`` must run ancestral sampling
     (Algorithm 2 of Ho et al. 2020) from ``x_T``: for t = T, ..., 1 one network call
@@ -198,13 +203,24 @@ def check_ddpm_sample(fn, cases: int = 2) -> None:
                 dict(on_x_T=True),
             "This exercise asks for sigma_t^2 = beta_t; you used beta_tilde_t, the posterior "
             "variance (the package's default).": dict(beta_tilde=True),
+            "The network must be called at every step, on the current state: your eps was "
+            "computed once, before the loop, and reused.": dict(eps_once=True),
+            "No clip_x0 here (the reference uses clip_x0=None): take the step of the formula, "
+            "without clipping the x0 estimate to [-1, 1].": dict(clip=1.0),
         }
         labels.append(f"case {case}")
         answers.append(answer)
         references.append(reference)
         for hint, knobs in wrong.items():
             mistakes.setdefault(hint, []).append(_ddpm_loop(model, schedule, x_T, seed, **knobs))
-    _name_the_mistake("check_ddpm_sample", labels, answers, references, mistakes, atol=1e-4)
+    beta_1 = schedule.betas[1].sqrt().item()
+    _loop_verdict("check_ddpm_sample", labels, answers, references, mistakes, {
+        "No noise is added at the last step, t = 1, which returns x_0: your samples differ "
+        "from the reference by noise of the size of sigma_1 z; add sigma_t z only for t > 1.":
+            lambda d: d.abs().max() < 6 * beta_1 and 0.5 < d.std().item() / beta_1 < 2,
+    }, "Check the loop against the exercise: t from T down to 1, the network called on the "
+       "current state at every step, a fresh z from the generator passed in, sigma_t = "
+       "sqrt(beta_t), no noise at t = 1, and no clip_x0.")
     _passed("check_ddpm_sample", len(labels))
 
 
@@ -271,27 +287,35 @@ def check_floor_scaling(fn, data: torch.Tensor) -> None:
     sliced-Wasserstein floor changes from 300 to 3,000 points. The checker measures both
     floors on ``data`` and grades the choice by their ratio."""
     predicted = _choice("check_floor_scaling", fn, FLOOR_CHOICES)
-    floors = [metric_floor(sliced_wasserstein, data, n, generator=torch.Generator().manual_seed(0))
-              for n in (300, 3000)]
+
+    def floor(n: int) -> float:        # seeded: the draws of the halves and the directions
+        directions = torch.Generator().manual_seed(1)
+        return metric_floor(lambda a, b: sliced_wasserstein(a, b, generator=directions), data, n,
+                            generator=torch.Generator().manual_seed(0))
+    floors = [floor(n) for n in (300, 3000)]
     ratio = floors[0] / floors[1]
     measured = ("d" if ratio < 0.9 else "c" if ratio < 1.1 else
                 "b" if ratio < 0.8 * 10**0.5 else "a")
     print(f"floor at 300 points {floors[0]:.3f}, at 3,000 points {floors[1]:.3f}: it falls by a "
           f"factor {ratio:.2f} (sqrt(10) = {10**0.5:.2f}); you chose {predicted}: "
           f"{FLOOR_CHOICES[predicted]}.")
-    why = {
-        "a": "1/sqrt(n) would hold if every point's error were independent; part of the floor "
-             "is how a finite sample splits its points among the eight blobs, and moving a mass "
-             "m of order 1/sqrt(n) across a distance d costs a distance of order d sqrt(m), "
-             "which shrinks only like n^(-1/4).",
+    hint = {
+        "a": "1/sqrt(n) would hold if every point's error were independent of the others. "
+             "Think of what else a finite sample gets wrong: how many of its points land in "
+             "each of the eight blobs, and what moving that surplus to another blob costs.",
         "b": "",
         "c": "a larger sample is a better picture of the same distribution: the distance "
              "between two samples of the data shrinks as they grow.",
         "d": "two larger samples of the same distribution are closer, not further apart.",
     }
     if predicted != measured:
-        raise ExerciseError(f"check_floor_scaling: not this one: {why[predicted]} The "
+        raise ExerciseError(f"check_floor_scaling: not this one: {hint[predicted]} The "
                             f"measurement says {measured}: {FLOOR_CHOICES[measured]}.")
+    if measured == "b":
+        print("Why: part of the floor is how a finite sample splits its points among the eight "
+              "blobs. That imbalance is of order 1/sqrt(n), and moving a mass m across a "
+              "distance d costs a distance of order d sqrt(m), so this part shrinks only like "
+              "n^(-1/4).")
     print("✅ check_floor_scaling: your choice matches the measurement.")
 
 
@@ -350,23 +374,58 @@ def check_ddim_step(fn, cases: int = 5) -> None:
     _passed("check_ddim_step", cases)
 
 
+def _linspace_grids(T: int, num_steps: int) -> dict[str, list]:
+    """The grids a loop gets from torch.linspace instead of ddim_timesteps, by how it was
+    rounded."""
+    ends = torch.linspace(T, 1, num_steps)
+    open_end = torch.linspace(T, 0, num_steps + 1)[:-1]
+    return {"linspace(T, 1, num_steps), rounded": ends.round().long().tolist(),
+            "linspace(T, 1, num_steps), truncated": ends.long().tolist(),
+            "linspace(T, 0, num_steps + 1), truncated": open_end.long().tolist()}
+
+
+def _loop_verdict(name: str, labels: list, answers: list, references: list, mistakes: dict,
+                  patterns: dict, fallback: str) -> None:
+    """``_name_the_mistake`` for a whole loop: a wrong answer that matches no recorded mistake
+    is tested against ``patterns`` (hint: test of the difference answer - reference, true in
+    every case), and otherwise gets ``fallback``, a hint about loops rather than formulas."""
+    try:
+        _name_the_mistake(name, labels, answers, references, mistakes, atol=1e-4)
+    except ExerciseError as error:
+        if "term by term" not in str(error):
+            raise
+        differences = [a.double() - r.double() for a, r in zip(answers, references)]
+        for hint, test in patterns.items():
+            if all(bool(test(d)) for d in differences):
+                raise ExerciseError(f"{name}: not yet. {hint}") from None
+        largest = max(d.abs().max().item() for d in differences)
+        raise ExerciseError(f"{name}: not yet; your samples differ from the reference by up to "
+                            f"{largest:.3g}. {fallback}") from None
+
+
 def _pairs(grid: list) -> list:
     return list(zip(grid[:-1], grid[1:]))
 
 
-def _ddim_loop(model, schedule, x_T, pairs, *, model_at_prev=False, on_x_T=False):
+def _ddim_loop(model, schedule, x_T, pairs, *, model_at_prev=False, on_x_T=False, eps_once=False,
+               clip=None):
     """Deterministic DDIM (eta = 0) through the steps (t, t_prev) of ``pairs``, or with one of
     the usual loop mistakes; any t_prev, even one above t, is used as given."""
     alpha_bars, x = schedule.alpha_bars.double(), x_T
+    eps_first = model(x_T, torch.full((len(x),), pairs[0][0])) if eps_once else None
     for t, t_prev in pairs:
-        eps = model(x_T if on_x_T else x, torch.full((len(x),), t_prev if model_at_prev else t))
+        eps = eps_first if eps_once else model(x_T if on_x_T else x,
+                                               torch.full((len(x),), t_prev if model_at_prev else t))
+        if clip is not None:
+            x = ddim_step(schedule, eps, x, t, t_prev, clip_x0=clip)
+            continue
         alpha_bar, alpha_bar_prev = alpha_bars[t], alpha_bars[t_prev]
         x0_hat = (x - (1 - alpha_bar).sqrt() * eps) / alpha_bar.sqrt()
         x = (alpha_bar_prev.sqrt() * x0_hat + (1 - alpha_bar_prev).sqrt() * eps).to(x_T.dtype)
     return x
 
 
-@checker
+@checker(forbid=("ddim_sample",))
 def check_ddim_sample(fn, cases: int = 2) -> None:
     """Chapter 6. ``fn(model, schedule, x_T, num_steps)`` must run deterministic DDIM (eta = 0)
     from ``x_T`` on the steps ``ddim_timesteps(T, num_steps)``, from T down, each step going to
@@ -408,13 +467,27 @@ def check_ddim_sample(fn, cases: int = 2) -> None:
                 (_pairs(steps + [0]), dict(model_at_prev=True)),
             "The model must see the current state x at every step; you passed it x_T each time.":
                 (_pairs(steps + [0]), dict(on_x_T=True)),
+            "The network must be called at every step, on the current state: your eps was "
+            "computed once, before the loop, and reused.": (_pairs(steps + [0]), dict(eps_once=True)),
+            "No clip_x0 here (the reference uses clip_x0=None): the lesson's samplers clip the "
+            "x0 estimate to [-1, 1], but this exercise asks for the plain step.":
+                (_pairs(steps + [0]), dict(clip=1.0)),
         }
+        grid_hint = (f"Use ddim_timesteps(T, num_steps), the trailing grid (here {steps[:3]} ...); "
+                     "yours, from torch.linspace, has other steps")
+        for label, grid in _linspace_grids(T, num_steps).items():
+            if grid != steps:
+                wrong[f"{grid_hint} ({label})."] = (_pairs(grid + [0]), {})
         labels.append(f"num_steps={num_steps}")
         answers.append(answer)
         references.append(reference)
         for message, (pairs, knobs) in wrong.items():
             mistakes.setdefault(message, []).append(_ddim_loop(model, schedule, x_T, pairs, **knobs))
-    _name_the_mistake("check_ddim_sample", labels, answers, references, mistakes, atol=1e-4)
+    _loop_verdict("check_ddim_sample", labels, answers, references, mistakes, {}, (
+        "Check the loop against the exercise: the grid ddim_timesteps(T, num_steps) (the "
+        "trailing grid), from T down, t_prev the next step of the grid and 0 after the last, "
+        "the network called on the current state at t, eta = 0, and no clip_x0 (the reference "
+        "uses clip_x0=None)."))
     _passed("check_ddim_sample", len(labels))
 
 
@@ -436,7 +509,7 @@ def _slerp_case(alpha: float, g: torch.Generator, parallel: bool):
     return a, 2.5 * a
 
 
-@checker
+@checker(forbid=("slerp",))
 def check_slerp(fn, cases: int = 6) -> None:
     """Chapter 6. ``fn(a, b, alpha)`` must return the spherical interpolation
     sin((1-alpha)·theta)/sin(theta) · a + sin(alpha·theta)/sin(theta) · b, theta the angle
@@ -594,6 +667,8 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("the step from t = 2 returns x_1", _variant(_DDPM_STEP, (_RETURN, "return mean + beta.sqrt() * z if t > 2 else mean"))),
         Mistake("at every step but the last", _variant(_DDPM_STEP, (_RETURN, "return mean"))),
         Mistake("in place", _variant(_DDPM_STEP, (_RETURN, "z *= beta.sqrt()\n    return mean + z if t > 1 else mean"))),
+        Mistake("calls the package's ddpm_step", "def my_ddpm_step(schedule, eps, x_t, t, z):\n"
+                "    return ddpm_step(schedule, eps, x_t, t, variance=\"beta\")\n"),
     )),
     "ex-sampling-ddpm-loop": Exercise("loop", reference="diffusion_lite.samplers.ddpm_sample", mistakes=(
         Mistake("ran upwards", _variant(_DDPM_LOOP, (_RANGE, "range(1, schedule.num_steps + 1)"))),
@@ -617,6 +692,17 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("in place", _variant(_DDPM_LOOP, (
             "x = (x - beta / (1 - alpha_bar).sqrt() * eps) / alpha.sqrt()",
             "x -= beta / (1 - alpha_bar).sqrt() * eps\n        x /= alpha.sqrt()"))),
+        Mistake("eps was computed once", _variant(_DDPM_LOOP, (
+            "    x = x_T\n", "    x = x_T\n    eps = model(x_T, torch.full((len(x),), schedule.num_steps))\n"),
+            ("        eps = model(x, torch.full((len(x),), t))\n", ""))),
+        Mistake("No clip_x0 here", _variant(_DDPM_LOOP, (
+            "        alpha, alpha_bar, beta = schedule.alphas[t], schedule.alpha_bars[t], schedule.betas[t]\n"
+            "        x = (x - beta / (1 - alpha_bar).sqrt() * eps) / alpha.sqrt()\n"
+            "        if t > 1:\n            " + _NOISE + "\n",
+            "        x = ddpm_step(schedule, eps, x, t, variance=\"beta\", clip_x0=1.0, generator=generator)\n"))),
+        Mistake("calls the package's ddpm_sample", "def my_ddpm_sample(model, schedule, x_T, generator):\n"
+                "    return ddpm_sample(model, schedule, x_T.shape, x_T=x_T, variance=\"beta\", "
+                "clip_x0=None, progress=False, generator=generator)\n"),
     )),
     "ex-sampling-no-noise": Exercise("prediction", setup=_NO_NOISE_SETUP, mistakes=(
         Mistake("never put back", _choice_cell("my_no_noise_prediction", '"wider"')),
@@ -625,7 +711,7 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("expected one of", _choice_cell("my_no_noise_prediction", "0.5")),
     )),
     "ex-sampling-floor": Exercise("written-checkable", setup=_NO_NOISE_SETUP, mistakes=(
-        Mistake("n\\^\\(-1/4\\)", _choice_cell("my_floor_scaling", '"a"')),
+        Mistake("how many of its points land in each of the eight blobs", _choice_cell("my_floor_scaling", '"a"')),
         Mistake("better picture", _choice_cell("my_floor_scaling", '"c"')),
         Mistake("closer, not further", _choice_cell("my_floor_scaling", '"d"')),
         Mistake("expected one of", _choice_cell("my_floor_scaling", "3.2")),
@@ -663,6 +749,7 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("fall back to the straight line", _variant(_SLERP, (_FALLBACK, ""))),
         Mistake("fallback swapped the weights", _variant(_SLERP, (_FALLBACK, "    if theta < 1e-6:\n        return alpha * a + (1 - alpha) * b\n"))),
         Mistake("in place", _variant(_SLERP, (_COS, "a /= a.norm()\n    b /= b.norm()\n    cos = a.flatten() @ b.flatten()"))),
+        Mistake("calls the package's slerp", "def my_slerp(a, b, alpha):\n    return slerp(a, b, alpha)\n"),
     )),
     "ex-ddim-loop": Exercise("loop", reference="diffusion_lite.samplers.ddim_sample", mistakes=(
         Mistake("stopped at the grid's last step", _variant(_DDIM_LOOP, (_PAIRS, "zip(steps, steps[1:])"))),
@@ -677,6 +764,15 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("you passed t_prev", _variant(_DDIM_LOOP, ("model(x, torch.full((len(x),), t))", "model(x, torch.full((len(x),), t_prev))"))),
         Mistake("x_T each time", _variant(_DDIM_LOOP, ("model(x, torch.full((len(x),), t))", "model(x_T, torch.full((len(x),), t))"))),
         Mistake("leave eta at 0", _variant(_DDIM_LOOP, (_STEP, "x = ddim_step(schedule, eps, x, t, t_prev, eta=1.0)"))),
+        Mistake("No clip_x0 here \\(the reference uses clip_x0=None\\)", _variant(_DDIM_LOOP, (_STEP, "x = ddim_step(schedule, eps, x, t, t_prev, clip_x0=1.0)"))),
+        Mistake("Use ddim_timesteps\\(T, num_steps\\), the trailing grid", _variant(_DDIM_LOOP, (_GRID, "steps = torch.linspace(schedule.num_steps, 1, num_steps).round().long().tolist()"))),
+        Mistake("Use ddim_timesteps\\(T, num_steps\\), the trailing grid", _variant(_DDIM_LOOP, (_GRID, "steps = torch.linspace(schedule.num_steps, 1, num_steps).long().tolist()"))),
+        Mistake("eps was computed once", _variant(_DDIM_LOOP, (
+            "    x = x_T\n", "    x = x_T\n    eps = model(x_T, torch.full((len(x),), steps[0]))\n"),
+            ("        eps = model(x, torch.full((len(x),), t))\n", ""))),
+        Mistake("calls the package's ddim_sample", "def my_ddim_sample(model, schedule, x_T, num_steps):\n"
+                "    return ddim_sample(model, schedule, x_T.shape, x_T=x_T, num_steps=num_steps, "
+                "clip_x0=None, progress=False)\n"),
     )),
     "ex-ddim-invert": Exercise("written"),
 }

@@ -3,6 +3,8 @@ velocity, its Euler sampler, and the network calls of its Heun sampler."""
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 from ..schedules import FlowPath
@@ -18,8 +20,30 @@ from ._common import (
     checker,
 )
 
+_SHAPE_ERROR = re.compile(r"size|shape|broadcast|dimension", re.IGNORECASE)
 
-@checker
+
+def _call(name: str, fn, *args):
+    """``_call_student``, whose hint about the arguments' shapes is kept for shape errors only:
+    a dtype error or a wrong type gets its own hint."""
+    try:
+        return _call_student(name, fn, *args)
+    except ExerciseError as error:
+        cause = error.__cause__
+        if cause is None or _SHAPE_ERROR.search(str(cause)):
+            raise
+        hint = ""
+        if re.search(r"dtype|scalar type|Float|Double", str(cause)):
+            hint = " Keep the inputs' dtype (torch.float32): build new tensors with dtype=x.dtype."
+        elif "Python scalars" in str(cause):
+            hint = (" The arguments are tensors, one value per point: use torch's functions "
+                    "(torch.sqrt or .sqrt()), not the math module's, which take one number.")
+        raise ExerciseError(f"{name}: your function raised {type(cause).__name__}: "
+                            f"{cause}.{hint}") from cause
+
+
+
+@checker(forbid=("score_from_eps",))
 def check_score(fn, cases: int = 4) -> None:
     """Chapter 10. ``fn(eps, alpha_bar)`` must return the score -eps / sqrt(1 - alpha_bar)."""
     g = torch.Generator().manual_seed(16)
@@ -28,7 +52,7 @@ def check_score(fn, cases: int = 4) -> None:
         alpha_bar = torch.rand(5, 1, generator=g) * 0.98 + 0.01
         sigma = ((1 - alpha_bar) / alpha_bar).sqrt()
         name = f"check_score (case {case})"
-        _diagnose(name, _call_student(name, fn, eps, alpha_bar), -eps / (1 - alpha_bar).sqrt(), {
+        _diagnose(name, _call(name, fn, eps, alpha_bar), -eps / (1 - alpha_bar).sqrt(), {
             "The score points *against* the noise: put a minus sign in front.":
                 eps / (1 - alpha_bar).sqrt(),
             "Divide by the standard deviation sqrt(1 - alpha_bar), not the variance.":
@@ -44,7 +68,7 @@ def check_score(fn, cases: int = 4) -> None:
     _passed("check_score", cases)
 
 
-@checker
+@checker(forbid=("interpolate",))
 def check_flow_pair(fn, cases: int = 3) -> None:
     """Chapter 10. ``fn(x0, noise, t)`` with t of shape (B,) in [0, 1] must return
     (x_t, target): x_t = (1 - t) x0 + t noise and the velocity noise - x0."""
@@ -108,7 +132,7 @@ class _VelocityProbe(torch.nn.Module):
         return h @ self.w2 - x + 3 * t[:, None] * x                   # (B, 2)
 
 
-@checker
+@checker(forbid=("flow_sample",))
 def check_flow_euler(fn, cases: int = 3) -> None:
     """Chapter 10. ``fn(model, x_T, num_steps)`` must integrate dx/dt = model(x, t) from t = 1
     to 0 in ``num_steps`` equal Euler steps and return x_0, as ``flow_sample(model, FlowPath(),
@@ -118,7 +142,7 @@ def check_flow_euler(fn, cases: int = 3) -> None:
         name = f"check_flow_euler (num_steps={num_steps})"
         x_T = torch.randn(6, 2, generator=g)
         probe = _VelocityProbe(seed=num_steps)
-        answer = _call_student(name, fn, probe, x_T, num_steps)
+        answer = _call(name, fn, probe, x_T, num_steps)
         reference_probe = _VelocityProbe(seed=num_steps)
         reference = flow_sample(reference_probe, FlowPath(), tuple(x_T.shape), num_steps=num_steps,
                                 method="euler", x_T=x_T.clone(), progress=False)
@@ -150,7 +174,7 @@ def check_flow_euler(fn, cases: int = 3) -> None:
     _passed("check_flow_euler", cases)
 
 
-@checker
+@checker(forbid=("flow_sample",))
 def check_flow_heun_calls(fn) -> None:
     """Chapter 10. ``fn(num_steps)`` must return the number of network calls (an int) of
     ``flow_sample(..., method="heun", num_steps=num_steps)``: Heun steps, two calls each, except
@@ -166,9 +190,10 @@ def check_flow_heun_calls(fn) -> None:
         flow_sample(probe, FlowPath(), (2, 2), num_steps=n, method="heun",
                     generator=torch.Generator().manual_seed(0), progress=False)
         answers[n], counted[n] = answer, len(probe.times)
-    print("network calls counted: " + ", ".join(f"{n} steps {c}" for n, c in counted.items()))
     if answers == counted:
-        return _passed(name, len(counted))
+        _passed(name, len(counted))
+        print("network calls counted: " + ", ".join(f"{n} steps {c}" for n, c in counted.items()))
+        return None
     named = {
         "That is ode_sample's count, 2n − 2: its first step is an Euler step because σ_T lies far "
         "above the next level. The flow's grid in t is uniform, so flow_sample's first step is a "
@@ -182,8 +207,10 @@ def check_flow_heun_calls(fn) -> None:
         if answers == values:
             raise ExerciseError(f"{name}: not yet. {hint}")
     n = next(n for n in answers if answers[n] != counted[n])
-    raise ExerciseError(f"{name} (num_steps={n}): you predicted {answers[n]} calls, flow_sample "
-                        f"made {counted[n]}. Count the Heun steps and the Euler steps separately.")
+    direction = "more" if answers[n] < counted[n] else "fewer"
+    raise ExerciseError(f"{name} (num_steps={n}): not yet; flow_sample makes {direction} calls "
+                        f"than your {answers[n]}. Count the Heun steps and the Euler steps "
+                        "separately.")
 
 
 # The exercises this module checks, by label: their kind and the typical wrong answers
@@ -220,6 +247,9 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("do not multiply", _score("-eps * (1 - alpha_bar).sqrt()")),
         Mistake("scaled x~", _score("-eps / ((1 - alpha_bar) / alpha_bar).sqrt()")),
         Mistake("noise level is 1 - alpha_bar", _score("-eps / alpha_bar.sqrt()")),
+        Mistake("calls the package's score_from_eps", "def my_score(eps, alpha_bar):\n"
+                "    return score_from_eps(NoiseSchedule.cosine(1000), eps, 1)\n"),
+        Mistake("not the math module's", _score("-eps / math.sqrt(1 - alpha_bar)")),
         Mistake("in place", "def my_score(eps, alpha_bar):\n    eps /= -(1 - alpha_bar).sqrt()\n"
                 "    return eps\n"),
     )),
@@ -238,6 +268,8 @@ EXERCISES: dict[str, Exercise] = {
             "    return (1 - tt) * x0 + tt * noise, tt * (noise - x0)\n")),
         Mistake(r"t\[:, None\]", "def my_flow_pair(x0, noise, t):\n"
                 "    return (1 - t) * x0 + t * noise, noise - x0\n"),
+        Mistake("calls the package's interpolate", "def my_flow_pair(x0, noise, t):\n"
+                "    return FlowPath().interpolate(x0, noise, t)\n"),
         Mistake("expected a pair", _flow_pair(
             "    return torch.stack([(1 - tt) * x0 + tt * noise, noise - x0])\n")),
     )),
@@ -255,11 +287,16 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("in place", _euler("        x = x + (t_next - t) * v\n",
                                    "        x += (t_next - t) * v\n")),
         Mistake("not the starting noise", _euler("    return x\n", "    return x_T\n")),
+        Mistake("calls the package's flow_sample", "def my_flow_euler(model, x_T, num_steps):\n"
+                "    return flow_sample(model, FlowPath(), tuple(x_T.shape), num_steps=num_steps,\n"
+                "                       method=\"euler\", x_T=x_T, progress=False)\n"),
     )),
     "ex-sde-heun": Exercise("written-checkable", mistakes=(
         Mistake("ode_sample's count", "def my_flow_heun_calls(num_steps):\n    return 2 * num_steps - 2\n"),
         Mistake("plain Euler step", "def my_flow_heun_calls(num_steps):\n    return 2 * num_steps\n"),
         Mistake("twice", "def my_flow_heun_calls(num_steps):\n    return num_steps\n"),
+        Mistake("makes fewer calls than your", "def my_flow_heun_calls(num_steps):\n"
+                "    return num_steps + 1\n"),
         Mistake("expected an int", "def my_flow_heun_calls(num_steps):\n"
                 "    return 2.0 * num_steps - 1\n"),
     )),

@@ -37,6 +37,10 @@ class _NoiseOracle(torch.nn.Module):
 def check_epsilon_loss(fn, cases: int = 5) -> None:
     """Chapter 2. ``fn(model, schedule, x0, t, noise)`` must return the mean squared error
     between ``noise`` and the model's prediction at x_t = add_noise(schedule, x0, t, noise)."""
+    name = "check_epsilon_loss"
+    if _uses(fn, ("epsilon_loss",)):
+        raise ExerciseError(f"{name}: your function calls the package's epsilon_loss; write the "
+                            "loss yourself (add_noise and the model are yours to use).")
     g = torch.Generator().manual_seed(2)
     schedule, model = NoiseSchedule.linear(1000), _NoiseOracle()
     for _ in range(cases):
@@ -50,8 +54,20 @@ def check_epsilon_loss(fn, cases: int = 5) -> None:
         reference = epsilon_loss(model, schedule, x0, t=t, noise=noise)
         if isinstance(answer, torch.Tensor) and answer.shape == (len(x0),):
             raise ExerciseError("check_epsilon_loss: you returned one loss per sample, shape "
-                                f"({len(x0)},); average over the batch too: the loss is a single "
-                                "number.")
+                                f"({len(x0)},); average over the batch too: the loss is a 0-d "
+                                "tensor (you will call .backward() on it).")
+        if isinstance(answer, (float, int)) and not isinstance(answer, bool):
+            raise ExerciseError("check_epsilon_loss: expected a 0-d tensor (you will call "
+                                f".backward() on it), got the Python {type(answer).__name__} "
+                                f"{answer:.4g}: do not call .item() or float() on the loss.")
+        again = _answer_of("check_epsilon_loss", fn, (model, schedule, x0, t, noise), "")
+        if (isinstance(answer, torch.Tensor) and isinstance(again, torch.Tensor)
+                and answer.shape == again.shape
+                and not torch.allclose(answer, again, rtol=0, atol=0, equal_nan=True)):
+            raise ExerciseError("check_epsilon_loss: not yet. Your function returns a different "
+                                "loss each time it is called with the same inputs: it draws noise "
+                                "of its own. Use the `noise` argument: the loss compares the "
+                                "model's estimate with that noise.")
         with torch.no_grad():
             _diagnose("check_epsilon_loss", answer.detach() if isinstance(answer, torch.Tensor)
                       else answer, reference.detach(), {
@@ -75,11 +91,23 @@ def check_epsilon_loss(fn, cases: int = 5) -> None:
                     ((model(x_t, t - 1) - noise) ** 2).mean(),
                 "Square the error: the loss is a mean *squared* error.":
                     (model(x_t, t) - noise).abs().mean(),
+                "You averaged over the coordinates but summed over the batch: that is B times "
+                "the loss, and grows with the batch size; take the mean over the batch too.":
+                    ((model(x_t, t) - noise) ** 2).mean(1).sum(),
+                "That is the root of the mean squared error (RMSE); the loss is the mean squared "
+                "error itself, without the square root.":
+                    ((model(x_t, t) - noise) ** 2).mean().sqrt(),
             })
         if not answer.requires_grad:
             raise ExerciseError("check_epsilon_loss: the loss carries no gradient; do not "
                                 "detach it or compute it under torch.no_grad().")
     return _passed("check_epsilon_loss", cases)
+
+
+def _uses(fn, names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` that the student's function calls (as a name or an attribute)."""
+    code = getattr(fn, "__code__", None)
+    return next((n for n in names if code is not None and n in code.co_names), None)
 
 
 def _not_answered(name: str, *values) -> None:
@@ -256,8 +284,19 @@ def check_training_loop(fn, cases: int = 1) -> None:
     if any(torch.allclose(x_t, point.expand_as(x_t)) for x_t, _, _ in calls):
         raise ExerciseError(f"{name}: the model saw the clean x0; give it x_t = "
                             "add_noise(schedule, x0, t, noise).")
+    # every point of the data is the same x0, so the noise of each row can be read off x_t
+    noises = [(x_t - schedule.alpha_bars[t][:, None].sqrt() * point)
+              / schedule.one_minus_alpha_bars[t][:, None].sqrt() for x_t, t, _ in calls]
+    if all(torch.allclose(n, n[:1].expand_as(n), atol=1e-3) for n in noises):
+        raise ExerciseError(f"{name}: not yet: every point of a batch got the same noise vector. "
+                            "Draw one noise vector per point, a tensor of the batch's shape, "
+                            "(batch_size, 2).")
+    if all(torch.allclose(a, b, atol=1e-3) for a, b in zip(noises, noises[1:])):
+        raise ExerciseError(f"{name}: not yet: the noise is the same at every step. Draw fresh "
+                            "noise inside the loop, at each step.")
     _sgd_replay(name, net, schedule, point, calls, losses,
                 [p.detach().clone() for p in net.parameters()], lr)
+    _check_sampling(name, fn)
     # 2. the result: a short training run on the swiss roll must beat predicting zero by far
     g = torch.Generator().manual_seed(2)
     data, schedule = _swiss_roll(2000, g), NoiseSchedule.linear(1000)
@@ -277,6 +316,57 @@ def check_training_loop(fn, cases: int = 1) -> None:
         raise ExerciseError(f"{name}: after {150 * cases} steps the held-out loss is {after:.3f} "
                             f"(it was {before:.3f}); expected well under 1.")
     _passed(name, steps + 1)
+
+
+class _Spy(torch.nn.Module):
+    """A "model" with one weight that records the x_t and t of every call."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight, self.calls = torch.nn.Parameter(torch.tensor(0.0)), []
+
+    def forward(self, x_t, t, cond=None):
+        self.calls.append((x_t.detach().clone(), t.detach().clone()))
+        return self.weight * x_t
+
+
+def _check_sampling(name: str, fn) -> None:
+    """Run ``fn`` on data whose points can be told apart (point k is (k, -k)) under a schedule
+    that adds almost no noise, so that the rows each step drew can be read off x_t; then check
+    that the rows vary, and that the run depends on ``generator`` alone."""
+    schedule = NoiseSchedule.from_betas(torch.full((10,), 1e-7))
+    data = torch.arange(50.0)[:, None] * torch.tensor([[1.0, -1.0]])
+    batch_size, steps = 16, 4
+
+    def run(seed: int, global_seed: int) -> list:
+        torch.manual_seed(global_seed)
+        spy = _Spy()
+        _answer_of(name, fn, (spy, torch.optim.SGD(spy.parameters(), lr=0.0), schedule, data,
+                              steps, batch_size, torch.Generator().manual_seed(seed)), "")
+        return spy.calls
+
+    calls = run(1, 10)
+    rows = [x_t[:, 0].round().long() for x_t, _ in calls]
+    if all(torch.equal(r, torch.arange(batch_size)) for r in rows):
+        raise ExerciseError(f"{name}: not yet: every step trained on the first {batch_size} "
+                            "points of data (data[:batch_size]); the others were never seen. Draw "
+                            "batch_size random indices each step, torch.randint(0, len(data), "
+                            "(batch_size,), generator=generator), and take data[indices].")
+    if all(torch.equal(r, rows[0]) for r in rows):
+        raise ExerciseError(f"{name}: not yet: every step trained on the same batch of points. "
+                            "Draw the batch's indices inside the loop, afresh at each step.")
+    again = run(1, 11)
+    if len(again) != len(calls) or not all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+                                           for a, b in zip(calls, again)):
+        raise ExerciseError(f"{name}: not yet: two runs with the same generator drew different "
+                            "batches, steps or noise, because you drew from PyTorch's global random "
+                            "generator. Pass generator=generator to every torch.randint and "
+                            "torch.randn, so that a run can be repeated.")
+    other = run(2, 10)
+    if all(torch.equal(a[0], b[0]) for a, b in zip(calls, other)):
+        raise ExerciseError(f"{name}: not yet: runs with different generators drew the same "
+                            "batches and noise: draw from the `generator` argument, not from a "
+                            "generator of your own with a fixed seed.")
 
 
 def _swiss_roll(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -309,6 +399,8 @@ def check_ema_update(fn, cases: int = 4) -> None:
             "Move the average towards the new weights, ema_weight + (1 - decay) · (weight - "
             "ema_weight); you moved it away from them.":
                 ema_weight + (1 - decay) * (ema_weight - weight),
+            "Sign error: the new weights are added, + (1 - decay) · weight; you subtracted them.":
+                decay * ema_weight - (1 - decay) * weight,
         })
     _passed("check_ema_update", cases)
 
@@ -341,8 +433,14 @@ def check_ema_share(share_last_200, steps_for_half) -> None:
     print(f"{name}: you predicted {share:.4g} and {steps_for_half}; measured on dl.train.EMA "
           f"(decay {decay}): the last 200 steps carry {measured_share:.4f}, and the last "
           f"{measured_half} steps are the fewest that carry half.")
-    if abs(share - measured_share) > 0.01:
+    exact = 1 - decay**200
+    if abs(share - exact) > 3e-4:
         mistakes = {
+            "Off by one: the last 200 steps carry 1 - decay^200; decay^199 leaves out one of "
+            "them.": 1 - decay**199,
+            "That is 1 - 1/e, the limit of 1 - decay^n when n (1 - decay) = 1 and decay tends to "
+            "1; with decay = 0.995 the share is 1 - decay^200 exactly, a little more.":
+                1 - torch.e**-1,
             "That is the share of the steps *before* the last 200, decay^200; the last 200 carry "
             "the rest.": decay**200,
             "Adding 200 shares of 1 - decay treats every step alike; each older step's share is "
@@ -352,8 +450,12 @@ def check_ema_share(share_last_200, steps_for_half) -> None:
             "That is the share of the last step alone, 1 - decay.": 1 - decay,
         }
         for hint, wrong in mistakes.items():
-            if abs(share - wrong) <= 0.01:
+            if abs(share - wrong) <= 3e-4:
                 raise ExerciseError(f"{name}: not yet. {hint}") from None
+        if abs(share - exact) <= 0.01:
+            raise ExerciseError(f"{name}: close, but not yet: your share_last_200 = {share:.4g} "
+                                "is off in the third decimal. Compute it exactly rather than "
+                                "from an approximation, and keep at least four decimals.") from None
         raise ExerciseError(f"{name}: not yet: your share_last_200 = {share:.4g} is not what "
                             "the EMA measures. Write the average after many steps as a sum of "
                             "the weights with their shares, and add the shares of the last "
@@ -382,6 +484,9 @@ def check_total_variation(fn, only_ones, cases: int = 4) -> None:
     histograms (1-d tensors that each sum to 1) as a Python float: half the sum of |p - q|.
     ``only_ones``: its value for a model that draws only ones, on ten equally common digits."""
     name = "check_total_variation"
+    if _uses(fn, ("total_variation",)):
+        raise ExerciseError(f"{name}: your function calls the package's total_variation; write "
+                            "the distance yourself from p and q.")
     g = torch.Generator().manual_seed(6)
     uniform, ones = torch.full((10,), 0.1), torch.nn.functional.one_hot(torch.tensor(1), 10).float()
     pairs = []
@@ -407,6 +512,8 @@ def check_total_variation(fn, only_ones, cases: int = 4) -> None:
             "Take the absolute value of each difference before summing.": 0.5 * (p - q).sum().item(),
             "Use absolute differences, not squared ones.": 0.5 * ((p - q) ** 2).sum().item(),
             "Sum over the classes; do not average.": 0.5 * (p - q).abs().mean().item(),
+            "That is the mean of |p - q| over the classes; total variation sums them over the "
+            "classes, then halves the sum.": (p - q).abs().mean().item(),
             "That is the largest difference of a single class; total variation adds the "
             "differences of all classes, then halves the sum.": (p - q).abs().max().item(),
             "That is the largest difference of a single class, halved; sum over all classes.":
@@ -456,12 +563,14 @@ def _loss(body: str) -> str:
 
 def _loop(draw: str = "    t = torch.randint(1, schedule.num_steps + 1, (batch_size,), generator=generator)\n",
           step: str = "    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()\n",
-          keep: str = "loss.item()", model_input: str = "x_t") -> str:
+          keep: str = "loss.item()", model_input: str = "x_t", before: str = "",
+          pick: str = "data[torch.randint(0, len(data), (batch_size,), generator=generator)]",
+          noise: str = "torch.randn(x0.shape, generator=generator)") -> str:
     return ("def my_train(model, optimizer, schedule, data, steps, batch_size, generator):\n"
-            "    losses = []\n    for _ in range(steps):\n"
-            "        x0 = data[torch.randint(0, len(data), (batch_size,), generator=generator)]\n"
+            + before + "    losses = []\n    for _ in range(steps):\n"
+            f"        x0 = {pick}\n"
             + "    " + draw
-            + "        noise = torch.randn(x0.shape, generator=generator)\n"
+            + f"        noise = {noise}\n"
             "        x_t = add_noise(schedule, x0, t, noise)\n"
             f"        loss = ((model({model_input}, t) - noise) ** 2).mean()\n"
             + "".join("    " + line + "\n" for line in step.splitlines())
@@ -505,6 +614,20 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("changed its input in place", _loss(
             "    x_t = add_noise(schedule, x0, t, noise)\n    noise -= model(x_t, t)\n"
             "    return (noise ** 2).mean()\n")),
+        Mistake("0-d tensor \\(you will call .backward\\(\\) on it\\), got the Python float", _loss(
+            "    x_t = add_noise(schedule, x0, t, noise)\n"
+            "    return ((model(x_t, t) - noise) ** 2).mean().item()\n")),
+        Mistake("summed over the batch", _loss(
+            "    x_t = add_noise(schedule, x0, t, noise)\n"
+            "    return ((model(x_t, t) - noise) ** 2).mean(1).sum()\n")),
+        Mistake("RMSE", _loss(
+            "    x_t = add_noise(schedule, x0, t, noise)\n"
+            "    return ((model(x_t, t) - noise) ** 2).mean().sqrt()\n")),
+        Mistake("draws noise of its own", _loss(
+            "    eps = torch.randn_like(x0)\n    x_t = add_noise(schedule, x0, t, eps)\n"
+            "    return ((model(x_t, t) - eps) ** 2).mean()\n")),
+        Mistake("calls the package's epsilon_loss", _loss(
+            "    return epsilon_loss(model, schedule, x0, t=t, noise=noise)\n")),
     )),
     "ex-objective-training-loop": Exercise("loop", mistakes=(
         Mistake("you drew t = 0", _loop(
@@ -520,6 +643,20 @@ EXERCISES: dict[str, Exercise] = {
             step="    loss.backward()\n    optimizer.zero_grad()\n    optimizer.step()\n")),
         Mistake("as Python floats", _loop(keep="loss")),
         Mistake("saw the clean x0", _loop(model_input="x0")),
+        Mistake("same noise vector", _loop(noise="torch.randn(1, x0.shape[1], generator=generator)"
+                                                 ".expand_as(x0)")),
+        Mistake("noise is the same at every step", _loop(
+            before="    fixed_noise = torch.randn(batch_size, 2, generator=generator)\n",
+            noise="fixed_noise")),
+        Mistake("data\\[:batch_size\\]", _loop(pick="data[:batch_size]")),
+        Mistake("same batch of points", _loop(
+            before="    idx = torch.randint(0, len(data), (batch_size,), generator=generator)\n",
+            pick="data[idx]")),
+        Mistake("global random generator", _loop(
+            draw="    t = torch.randint(1, schedule.num_steps + 1, (batch_size,))\n",
+            noise="torch.randn(x0.shape)")),
+        Mistake("generator of your own", _loop(
+            before="    generator = torch.Generator().manual_seed(0)\n")),
     )),
     "ex-objective-weight": Exercise("written-checkable", mistakes=(
         Mistake("sigma_t² = beta_t;", "larger_at = 'small'\n"
@@ -548,12 +685,17 @@ EXERCISES: dict[str, Exercise] = {
                 "    return ema_weight.mul_(decay).add_((1 - decay) * weight)\n"),
         Mistake("moved it away", "def my_ema_update(ema_weight, weight, decay):\n"
                 "    return ema_weight + (1 - decay) * (ema_weight - weight)\n"),
+        Mistake("Sign error", "def my_ema_update(ema_weight, weight, decay):\n"
+                "    return decay * ema_weight - (1 - decay) * weight\n"),
     )),
     "ex-train-ema-share": Exercise("prediction", setup="ema = dl.train.EMA(torch.nn.Linear(1, 1), decay=0.995)",
                                    mistakes=(
         Mistake("steps \\*before\\* the last 200", "share_last_200 = 0.995 ** 200\nsteps_for_half = 139\n"),
         Mistake("treats every step alike", "share_last_200 = 200 * (1 - 0.995)\nsteps_for_half = 139\n"),
         Mistake("geometrically with age", "share_last_200 = 0.5\nsteps_for_half = 139\n"),
+        Mistake("Off by one: the last 200", "share_last_200 = 1 - 0.995 ** 199\nsteps_for_half = 139\n"),
+        Mistake("1 - 1/e", "import math\nshare_last_200 = 1 - math.exp(-1)\nsteps_for_half = 139\n"),
+        Mistake("off in the third decimal", "share_last_200 = 0.63\nsteps_for_half = 139\n"),
         Mistake("Round up", "share_last_200 = 1 - 0.995 ** 200\nsteps_for_half = 138\n"),
         Mistake("about 1 - 1/e", "share_last_200 = 1 - 0.995 ** 200\nsteps_for_half = 200\n"),
         Mistake("carried 1 - decay", "share_last_200 = 1 - 0.995 ** 200\nsteps_for_half = 100\n"),
@@ -564,6 +706,9 @@ EXERCISES: dict[str, Exercise] = {
         Mistake("absolute value of each", _tv("    return 0.5 * (p - q).sum().item()")),
         Mistake("not squared", _tv("    return 0.5 * ((p - q) ** 2).sum().item()")),
         Mistake("do not average", _tv("    return 0.5 * (p - q).abs().mean().item()")),
+        Mistake("mean of \\|p - q\\|", _tv("    return (p - q).abs().mean().item()")),
+        Mistake("calls the package's total_variation", _tv(
+            "    return dl.metrics.total_variation(p, q)")),
         Mistake("overlap", _tv("    return torch.minimum(p, q).sum().item()")),
         Mistake("0-d tensor is not a float", _tv("    return 0.5 * (p - q).abs().sum()")),
         Mistake("Euclidean", _tv("    return (p - q).pow(2).sum().sqrt().item()")),
