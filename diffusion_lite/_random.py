@@ -11,13 +11,22 @@ def _where_drawn(generator: torch.Generator | None) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
 
 
+def _draw(shape, generator: torch.Generator | None, device, dtype=torch.float32) -> torch.Tensor:
+    """Noise drawn where ``_where_drawn`` says, then sent to ``device``. Bound for a CUDA GPU from
+    the CPU, it is drawn into pinned memory and copied without waiting: a copy from ordinary
+    memory would make the host wait until the GPU has finished its queue, once per step."""
+    where, device = _where_drawn(generator), torch.device(device)
+    pinned = where.type == "cpu" and device.type == "cuda"
+    noise = torch.randn(tuple(shape), generator=generator, device=where, pin_memory=pinned)
+    return noise.to(device=device, dtype=dtype, non_blocking=pinned)
+
+
 def randn_like(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Standard normal noise of ``x``'s shape, dtype and device, drawn on the CPU (or on the
     generator's device): a seeded CPU generator gives the same numbers on every device."""
-    return torch.randn(tuple(x.shape), generator=generator, device=_where_drawn(generator)).to(x)
+    return _draw(x.shape, generator, x.device, x.dtype)
 
 
 def randn(shape, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
     """Standard normal float32 noise of ``shape`` on ``device``, drawn as ``randn_like``'s."""
-    return torch.randn(tuple(shape), generator=generator,
-                       device=_where_drawn(generator)).to(device or "cpu")
+    return _draw(shape, generator, device or "cpu")

@@ -3,7 +3,30 @@ what was expected and what was given."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import torch
+
+_LOOP = threading.local()
+
+
+@contextlib.contextmanager
+def inside_loop():
+    """A sampler's loop, whose inputs were checked once before it starts: inside, the checks
+    that read a tensor's values (finite, steps in range) are skipped. Each such check makes a
+    GPU's host wait until the GPU has caught up; a loop would wait several times a step."""
+    before = getattr(_LOOP, "active", False)
+    _LOOP.active = True
+    try:
+        yield
+    finally:
+        _LOOP.active = before
+
+
+def checking_values() -> bool:
+    """False inside ``inside_loop``, where the checks that read a tensor's values are skipped."""
+    return not getattr(_LOOP, "active", False)
 
 
 def check_tensor(name: str, value, *, ndim: int | None = None, min_ndim: int | None = None,
@@ -17,7 +40,8 @@ def check_tensor(name: str, value, *, ndim: int | None = None, min_ndim: int | N
     if min_ndim is not None and value.ndim < min_ndim:
         raise ValueError(f"{name}: expected at least {min_ndim} dimensions (batch first), "
                          f"got shape {tuple(value.shape)}")
-    if finite and value.is_floating_point() and not torch.isfinite(value).all():
+    if (finite and value.is_floating_point() and checking_values()
+            and not torch.isfinite(value).all()):
         raise ValueError(f"{name}: expected finite values, got NaN or inf")
     return value
 

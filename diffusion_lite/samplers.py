@@ -29,7 +29,14 @@ import torch
 
 from ._progress import progress_bar
 from ._random import randn, randn_like
-from ._validate import check_choice, check_positive_int, check_same_shape, check_tensor
+from ._validate import (
+    check_choice,
+    check_positive_int,
+    check_same_shape,
+    check_tensor,
+    checking_values,
+    inside_loop,
+)
 from .schedules import (
     NoiseSchedule,
     add_noise,
@@ -77,7 +84,7 @@ def _step_terms(schedule: NoiseSchedule, x_name: str, x: torch.Tensor, eps_pred:
     check_same_shape(x_name, x, "eps_pred", eps_pred)
     t = check_timesteps(schedule, batch_timesteps(t, x.shape[0], x.device), x.shape[0])
     t_prev = batch_timesteps(t_prev, x.shape[0], x.device)
-    if (t_prev >= t).any() or (t_prev < 0).any():
+    if checking_values() and ((t_prev >= t).any() or (t_prev < 0).any()):
         raise ValueError(f"t_prev: expected 0 <= t_prev < t, got t_prev={t_prev.tolist()} "
                          f"for t={t.tolist()}")
     alpha_bars, one_minus = schedule.alpha_bars.double(), schedule.one_minus_alpha_bars.double()
@@ -208,8 +215,9 @@ def ddim_timesteps(num_train_steps: int, num_sample_steps: int) -> torch.Tensor:
     return steps.long()                                                      # descending
 
 
-def _check_known(known, mask, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``known`` as float32 and ``mask`` as bool expanded to ``x``'s shape, on its device."""
+def _check_known(known, mask, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """``known`` as float32 and ``mask`` as bool expanded to ``x``'s shape, on its device, and
+    the number of entries kept (counted where the mask was given)."""
     check_tensor("known", known)
     if not known.is_floating_point() or known.shape != x.shape:
         raise ValueError(f"known: expected a float tensor of the sample's shape {tuple(x.shape)} "
@@ -225,7 +233,8 @@ def _check_known(known, mask, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     if not fits:
         raise ValueError(f"mask: expected a shape that broadcasts to the sample's {tuple(x.shape)} "
                          f"(inpaint=(known, mask)), got {tuple(mask.shape)}")
-    return known.to(x), mask.to(device=x.device, dtype=torch.bool).expand(x.shape)
+    keep = mask.to(dtype=torch.bool).expand(x.shape)
+    return known.to(x), keep.to(x.device), int(keep.sum())
 
 
 def replace_known(schedule: NoiseSchedule, x: torch.Tensor, known: torch.Tensor,
@@ -237,9 +246,13 @@ def replace_known(schedule: NoiseSchedule, x: torch.Tensor, known: torch.Tensor,
     appendix I.2; Lugmayr et al. 2022, RePaint, eq. 8, without its resampling). Noise is drawn
     for the known entries only, so an all-false mask draws nothing and changes nothing.
     Chapter 13."""
-    known, keep = _check_known(known, mask, x)
-    noise = torch.zeros_like(x)
-    noise[keep] = randn((int(keep.sum()),), generator, x.device)
+    return _replace(schedule, x, *_check_known(known, mask, x), t_prev, generator)
+
+
+def _replace(schedule: NoiseSchedule, x: torch.Tensor, known: torch.Tensor, keep: torch.Tensor,
+             num_kept: int, t_prev, generator) -> torch.Tensor:
+    """``replace_known`` on checked inputs, with the number of kept entries counted once."""
+    noise = torch.zeros_like(x).masked_scatter_(keep, randn((num_kept,), generator, x.device))
     known_t = add_noise(schedule, known, batch_timesteps(t_prev, x.shape[0], x.device), noise)
     return torch.where(keep, known_t, x)
 
@@ -254,12 +267,12 @@ def _with_inpainting(schedule: NoiseSchedule, x: torch.Tensor, grid: list, step,
         got = type(inpaint).__name__
         got += f" of length {len(inpaint)}" if isinstance(inpaint, (tuple, list)) else ""
         raise TypeError(f"inpaint: expected a pair (known, mask) or None, got {got}")
-    known, mask = _check_known(*inpaint, x)
+    known, keep, num_kept = _check_known(*inpaint, x)
 
     def step_and_replace(x, t, t_prev):
-        return replace_known(schedule, step(x, t, t_prev), known, mask, t_prev, generator=generator)
+        return _replace(schedule, step(x, t, t_prev), known, keep, num_kept, t_prev, generator)
 
-    return replace_known(schedule, x, known, mask, grid[0], generator=generator), step_and_replace
+    return _replace(schedule, x, known, keep, num_kept, grid[0], generator), step_and_replace
 
 
 # ----------------------------------------------------------------------------- the loops
@@ -306,13 +319,19 @@ def run(x: torch.Tensor, grid: list, step, *, desc: str, progress: bool, callbac
         return_trajectory: bool = False):
     """Every sampler's loop: ``x = step(x, t, t_prev)`` for consecutive levels of ``grid``,
     with a progress bar, ``callback(i, t_prev, x)`` after each step, and with
-    ``return_trajectory`` the stack of all states (len(grid) of them) on the CPU."""
+    ``return_trajectory`` the stack of all states (len(grid) of them) on the CPU. The steps
+    after the first skip the checks that read values (``inside_loop``): on a GPU each would
+    make the host wait for the GPU."""
     if callback is not None and not callable(callback):
         raise TypeError(f"callback: expected a function callback(i, t, x) or None, got {callback!r}")
     trajectory = [x.cpu()] if return_trajectory else None
     pairs = list(zip(grid[:-1], grid[1:]))
     for i, (t, t_prev) in enumerate(progress_bar(pairs, desc=desc, enabled=progress)):
-        x = step(x, t, t_prev)
+        if i == 0:                  # the first step checks everything it is given ...
+            x = step(x, t, t_prev)
+        else:                       # ... the same model, condition and grid need no second look
+            with inside_loop():
+                x = step(x, t, t_prev)
         if callback is not None:
             callback(i, t_prev, x)
         if return_trajectory:
@@ -335,6 +354,7 @@ def ddpm_sample(model, schedule: NoiseSchedule, shape, *, x_T=None, cond=None,
     clip_x0 = resolve_clip(model, clip_x0)
     model, x = prepare(model, shape, x_T=x_T, cond=cond, guidance_scale=guidance_scale,
                        uncond=uncond, device=device, generator=generator)
+    schedule = schedule.for_loop_on(x.device)
 
     def step(x, t, t_prev):
         eps_pred = model(x, batch_timesteps(t, x.shape[0], x.device))
@@ -361,6 +381,7 @@ def ddim_sample(model, schedule: NoiseSchedule, shape, *, num_steps: int = 50, e
     clip_x0 = resolve_clip(model, clip_x0)
     model, x = prepare(model, shape, x_T=x_T, cond=cond, guidance_scale=guidance_scale,
                        uncond=uncond, device=device, generator=generator)
+    schedule = schedule.for_loop_on(x.device)
 
     def step(x, t, t_prev):
         eps_pred = model(x, batch_timesteps(t, x.shape[0], x.device))
@@ -395,6 +416,7 @@ def ddim_invert(model, schedule: NoiseSchedule, x0: torch.Tensor, *, num_steps: 
     ``x0`` in place of ``shape`` and ``x_T`` (see the module's docstring). Chapter 6."""
     check_tensor("x0", x0, min_ndim=2)
     model, x = prepare(model, x0.shape, x_T=x0.float(), cond=cond, device=device)
+    schedule = schedule.for_loop_on(x.device)
 
     def step(x, t_prev, t):
         eps_pred = model(x, batch_timesteps(max(t_prev, 1), x.shape[0], x.device))

@@ -24,6 +24,7 @@ from ._validate import (
     check_positive_int,
     check_same_shape,
     check_tensor,
+    checking_values,
 )
 
 # ----------------------------------------------------------------------------- betas
@@ -154,6 +155,14 @@ class NoiseSchedule:
         return NoiseSchedule(*(v.to(device) for v in (self.betas, self.alphas, self.alpha_bars,
                                                      self.one_minus_alpha_bars)))
 
+    def for_loop_on(self, device) -> NoiseSchedule:
+        """The schedule a sampler's loop uses on ``device``: moved there once (on a GPU, picking
+        a step's coefficients then needs no copy back to the host), kept on the CPU for MPS."""
+        device = torch.device(device)
+        if device.type == "mps" or self.betas.device == device:
+            return self
+        return self.to(device)
+
 # ----------------------------------------------------------------------------- helpers
 
 
@@ -168,7 +177,7 @@ def check_timesteps(schedule: NoiseSchedule, t, batch_size: int | None = None, *
     if batch_size is not None and t.shape != (batch_size,):
         raise ValueError(f"{name}: expected shape ({batch_size},), one step per sample, "
                          f"got {tuple(t.shape)}")
-    if t.numel() and (t.min() < low or t.max() > schedule.num_steps):
+    if checking_values() and t.numel() and (t.min() < low or t.max() > schedule.num_steps):
         raise ValueError(f"{name}: expected steps in [{low}, {schedule.num_steps}] "
                          f"(t = 1 ... T, the papers' numbering), got min {int(t.min())}, "
                          f"max {int(t.max())}")
@@ -184,7 +193,8 @@ def batch_timesteps(t, batch_size: int, device) -> torch.Tensor:
 
 def extract(values: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """values[t] for each sample, shaped (B, 1, ..., 1) to broadcast against x."""
-    out = values[t.cpu()].to(device=x.device, dtype=x.dtype)     # (B,), float64 stays on the CPU
+    picked = values[t] if values.device == t.device else values[t.cpu()]     # (B,)
+    out = picked.to(device=x.device, dtype=x.dtype)
     return out.reshape(-1, *([1] * (x.ndim - 1)))                 # (B, 1, ..., 1)
 
 
@@ -268,9 +278,12 @@ class EpsilonFromV(nn.Module):
     def __init__(self, net: nn.Module, schedule: NoiseSchedule):
         super().__init__()
         self.net, self.schedule = net, schedule
+        self._on_device = schedule                 # the schedule on the last input's device
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond=None) -> torch.Tensor:
-        return eps_from_velocity(self.schedule, x_t, t, self.net(x_t, t, cond=cond))
+        if self._on_device.betas.device != t.device:
+            self._on_device = self.schedule.for_loop_on(t.device)
+        return eps_from_velocity(self._on_device, x_t, t, self.net(x_t, t, cond=cond))
 
 
 def posterior_mean_variance(schedule: NoiseSchedule, x0: torch.Tensor, x_t: torch.Tensor,

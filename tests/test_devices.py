@@ -5,6 +5,9 @@
   method ``to``, ``cuda`` and ``float`` all go through, is passed to every helper that takes one.
 - PyTorch's ``meta`` device stands in for a GPU where values need not be read: mixing a ``meta``
   and a ``cpu`` tensor in one operation raises, as mixing ``cuda`` and ``cpu`` does.
+- A meta tensor has no values, so reading one on the host (``bool(t.any())``, ``.item()``,
+  ``.cpu()``) raises too: a sampler's loop run on meta proves that its steps never make a GPU's
+  host wait for the GPU.
 """
 
 import ast
@@ -15,13 +18,15 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import diffusion_lite as dl
 from diffusion_lite import features
 from diffusion_lite._random import randn, randn_like
-from diffusion_lite.samplers import ddim_invert, ddim_sample, ddpm_sample
-from diffusion_lite.schedules import NoiseSchedule
-from diffusion_lite.solvers import ode_sample
+from diffusion_lite._validate import inside_loop
+from diffusion_lite.samplers import ddim_invert, ddim_sample, ddim_step, ddpm_sample, ddpm_step, run
+from diffusion_lite.schedules import EpsilonFromV, FlowPath, NoiseSchedule
+from diffusion_lite.solvers import flow_sample, ode_sample
 from diffusion_lite.train import EMA, train
 from diffusion_lite.unet import UNet, UNetConfig
 
@@ -67,6 +72,101 @@ def test_samplers_never_move_the_model(sampler):
         ddim_invert(model, schedule, torch.zeros(shape), num_steps=4, progress=False)
     else:
         ode_sample(model, schedule, shape, num_steps=4, generator=g, progress=False)
+
+
+LOOPS = ["ddpm", "ddpm_beta_inpaint", "ddim", "ddim_eta_guided", "invert", "ode_heun", "ode_sde",
+         "flow_heun", "v_model"]
+
+
+def run_loop_on(loop: str, device: str, generator=None, callback=None):
+    """Run one sampler loop with its model, schedule and start on ``device``."""
+    conditional = loop == "ddim_eta_guided"
+    config = UNetConfig(image_size=8, base_channels=8, channel_mults=(1,), attention_resolutions=(),
+                        num_classes=3 if conditional else None)
+    model, schedule = UNet(config).eval().to(device), NoiseSchedule.linear(20)
+    shape, common = (2, 1, 8, 8), dict(generator=generator, progress=False, callback=callback)
+    if loop == "ddpm":
+        return ddpm_sample(model, schedule, shape, **common)
+    if loop == "ddpm_beta_inpaint":
+        mask = torch.zeros(shape, dtype=torch.bool)               # given on the CPU, checked
+        mask[..., :4] = True                                      # there once, then moved
+        return ddpm_sample(model, schedule, shape, variance="beta", clip_x0=1.0,
+                           inpaint=(torch.zeros(shape), mask), **common)
+    if loop == "ddim":
+        return ddim_sample(model, schedule, shape, num_steps=4, **common)
+    if loop == "ddim_eta_guided":
+        return ddim_sample(model, schedule, shape, num_steps=4, eta=1.0, clip_x0=1.0,
+                           cond=torch.tensor([0, 2], device=device), guidance_scale=3.0, **common)
+    if loop == "invert":
+        return ddim_invert(model, schedule, torch.zeros(shape, device=device), num_steps=4,
+                           progress=False, callback=callback)
+    if loop.startswith("ode"):
+        method = "heun" if loop == "ode_heun" else "euler_maruyama"
+        return ode_sample(model, schedule, shape, num_steps=4, method=method, clip_x0=1.0, **common)
+    if loop == "flow_heun":
+        return flow_sample(model, FlowPath(), shape, num_steps=4, method="heun", **common)
+    return ddim_sample(EpsilonFromV(model, schedule), schedule, shape, num_steps=4, **common)
+
+
+class HostReads(TorchDispatchMode):
+    """Counts the reads of a tensor's value by the host (``bool(t.any())``, ``int(t.max())``,
+    ``.item()``): on a GPU, each one waits until the GPU has caught up."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten._local_scalar_dense.default:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_only_a_loops_first_step_reads_values_on_the_host(loop):
+    """The first step checks its inputs (it reads values); the steps after it read none."""
+    reads_after_step = []
+    with HostReads() as reads:
+        run_loop_on(loop, "cpu", torch.Generator().manual_seed(0),
+                    callback=lambda i, t, x: reads_after_step.append(reads.count))
+    assert reads_after_step[0] > 0, "the first step should check what it was given"
+    assert reads_after_step[1:] == [reads_after_step[0]] * (len(reads_after_step) - 1)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_with_value_checks_off_a_loop_runs_on_meta(loop):
+    """Nothing else in a step needs the host: no ``t.cpu()`` to pick a coefficient, no count,
+    no copy back. On meta, which has no values, any of them raises."""
+    with inside_loop():
+        x = run_loop_on(loop, "meta", torch.Generator().manual_seed(0))
+    assert x.device.type == "meta" and x.shape == (2, 1, 8, 8)
+    assert torch.isfinite(run_loop_on(loop, "cpu", torch.Generator().manual_seed(0))).all()
+
+
+def test_a_step_that_reads_values_is_caught_both_ways():
+    """The two checks above can fail: a step that asks whether its state is finite."""
+    def careful_step(x, t, t_prev):
+        if not torch.isfinite(x).all():
+            raise ValueError("not finite")
+        return x + 1
+    reads_after_step = []
+    with HostReads() as reads:
+        run(torch.zeros(2), [3, 2, 1, 0], careful_step, desc="", progress=False,
+            callback=lambda i, t, x: reads_after_step.append(reads.count))
+    assert reads_after_step == [1, 2, 3]
+    with pytest.raises((NotImplementedError, RuntimeError)), inside_loop():
+        run(torch.zeros(2, device="meta"), [2, 1, 0], careful_step, desc="", progress=False)
+
+
+def test_steps_called_by_hand_still_check_their_inputs():
+    """Outside a sampler's loop the steps check what they are given, as before."""
+    schedule, x = NoiseSchedule.linear(20), torch.zeros(2, 1, 8, 8)
+    with pytest.raises(ValueError, match="t: expected steps in \\[1, 20\\]"):
+        ddpm_step(schedule, x, x, 21)
+    with pytest.raises(ValueError, match="expected finite values"):
+        ddim_step(schedule, x * float("nan"), x, 5, 3)
+    with pytest.raises(ValueError, match="t_prev: expected 0 <= t_prev < t"):
+        ddim_step(schedule, x, x, 5, 5)
 
 
 def test_training_ema_and_features_never_move_what_they_are_handed():
