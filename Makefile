@@ -110,16 +110,20 @@ gpu-check:
 	bash tools/gpu_check.sh _build/gpu-check
 
 # Wheels for a GPU machine without network that has torch, numpy and pytest but no Jupyter
-# stack: the rest of what gpu-check needs, for GPU_PYTHON, in two folders under 64 MiB each
-# (scipy and scikit-learn apart) so that each can be carried on its own. Never committed.
-GPU_PYTHON ?= 3.11
+# stack: the rest of what gpu-check needs, for GPU_PYTHON (the Python beside the GPU's torch),
+# in folders under 64 MiB each so that each can be carried on its own: jupyter (nbval, the
+# kernel, ipywidgets, diffusers), science (scipy, scikit-learn) and plots (matplotlib), the last
+# two of which many GPU images already hold. gpu-check installs only what the machine lacks.
+# Never committed.
+GPU_PYTHON ?= 3.12
 GPU_WHEEL_ARGS = --only-binary=:all: --python-version $(GPU_PYTHON) --platform manylinux2014_x86_64 \
 	--platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 --platform any
 gpu-wheels: $(STAMP)
 	rm -rf _build/gpu-wheels
 	$(BIN)/pip download -q -d _build/gpu-wheels/science $(GPU_WHEEL_ARGS) scipy scikit-learn
+	$(BIN)/pip download -q -d _build/gpu-wheels/plots $(GPU_WHEEL_ARGS) matplotlib
 	$(BIN)/pip download -q -d _build/gpu-wheels/jupyter $(GPU_WHEEL_ARGS) nbval ipykernel nbclient \
-	    matplotlib ipywidgets tqdm pytest-xdist diffusers
+	    ipywidgets tqdm pytest-xdist diffusers
 	rm -f _build/gpu-wheels/*/numpy-* _build/gpu-wheels/*/torch-*
 	du -sh _build/gpu-wheels/*
 

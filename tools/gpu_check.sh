@@ -4,14 +4,15 @@
 #   tools/gpu_check.sh [OUT]          # OUT defaults to _build/gpu-check
 #
 # 1. installs what the machine lacks from wheels carried in the working tree (_build/gpu-wheels,
-#    made beforehand on a machine with network by `make gpu-wheels`, in two folders that can be
+#    made beforehand on a machine with network by `make gpu-wheels`, in folders that can be
 #    carried one at a time; never in git);
 # 2. records the environment (torch, the device, its TF32 settings) in OUT/environment.txt;
 # 3. runs every chapter under nbval as `make nbval` does, chapters side by side, keeping each
 #    executed chapter (every number it printed on this device) in OUT/executed;
 # 4. runs chapter 5's MNIST cell on fake MNIST (tools/gpu_check_mnist.py: no network needed);
 # 5. runs the benchmarks: our U-Net beside diffusers' UNet2DModel at matched parameters;
-# 6. writes OUT/summary.md: pass or fail and seconds per chapter, the MNIST run, the table.
+# 6. counts the host synchronisations of each sampler step (benchmarks/sampler_syncs.py);
+# 7. writes OUT/summary.md: pass or fail and seconds per chapter, the MNIST run, the tables.
 #
 # On a machine without a GPU it is a dry run of the same steps (the MNIST cell and the
 # benchmarks shortened), which is how it is tested. Exit status: 0 if every step passed.
@@ -42,7 +43,9 @@ if [ -n "$missing" ]; then
              "and carry the folder here" >&2
         exit 2
     fi
-    $PY -m pip install -q --no-index --find-links "$WHEELS/science" --find-links "$WHEELS/jupyter" \
+    links=()
+    for folder in "$WHEELS"/*/; do links+=(--find-links "$folder"); done
+    $PY -m pip install -q --no-index "${links[@]}" \
         nbval ipykernel nbclient matplotlib ipywidgets scikit-learn tqdm pytest-xdist diffusers || exit 2
 fi
 export PYTHONPATH="$PWD:$PWD/tools${PYTHONPATH:+:$PYTHONPATH}"
@@ -87,7 +90,11 @@ if [ "$GPU" = 1 ]; then BENCH_ARGS=(); else BENCH_ARGS=(--quick --sizes digits);
     2> "$OUT/benchmark.log" || status=1
 cat "$OUT/benchmark.md"
 
-# 6. the summary
+# 6. host synchronisations per sampler step (counted on CUDA only)
+$PY benchmarks/sampler_syncs.py > "$OUT/syncs.md" 2> "$OUT/syncs.log" || status=1
+cat "$OUT/syncs.md"
+
+# 7. the summary
 $PY tools/gpu_check_summary.py "$OUT" "$(( $(date +%s) - START ))" > "$OUT/summary.md" || status=1
 cat "$OUT/summary.md"
 exit $status

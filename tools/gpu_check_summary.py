@@ -45,6 +45,8 @@ def main(argv: list[str]) -> int:
     lines += ["", "## Chapter 5's MNIST cell, fake data", "", mnist[-1] if mnist else "did not run",
               "", "## Benchmark", "", (out / "benchmark.md").read_text().strip()
               if (out / "benchmark.md").exists() else "did not run",
+              "", "## Sampler steps and the host", "", (out / "syncs.md").read_text().strip()
+              if (out / "syncs.md").exists() else "did not run",
               "", f"Total: {seconds} s."]
     print("\n".join(lines))
     return 0 if ok else 1
