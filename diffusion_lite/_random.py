@@ -21,6 +21,22 @@ def _draw(shape, generator: torch.Generator | None, device, dtype=torch.float32)
     return noise.to(device=device, dtype=dtype, non_blocking=pinned)
 
 
+def randint(low: int, high: int, size: int, generator: torch.Generator | None, device) -> torch.Tensor:
+    """``size`` integers uniform in [low, high) on ``device``, drawn as ``randn``'s noise."""
+    where, device = _where_drawn(generator), torch.device(device)
+    pinned = where.type == "cpu" and device.type == "cuda"
+    values = torch.randint(low, high, (size,), generator=generator, device=where, pin_memory=pinned)
+    return values.to(device, non_blocking=pinned)
+
+
+def rand(size: int, generator: torch.Generator | None, device) -> torch.Tensor:
+    """``size`` float32 numbers uniform in [0, 1) on ``device``, drawn as ``randn``'s noise."""
+    where, device = _where_drawn(generator), torch.device(device)
+    pinned = where.type == "cpu" and device.type == "cuda"
+    values = torch.rand((size,), generator=generator, device=where, pin_memory=pinned)
+    return values.to(device, non_blocking=pinned)
+
+
 def randn_like(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Standard normal noise of ``x``'s shape, dtype and device, drawn on the CPU (or on the
     generator's device): a seeded CPU generator gives the same numbers on every device."""

@@ -5,21 +5,22 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._random import randn_like
+from ._random import rand, randint, randn_like
 from ._validate import check_choice, check_tensor
 from .schedules import FlowPath, NoiseSchedule, add_noise, check_timesteps, velocity
 
 
 def _noisy_batch(schedule: NoiseSchedule, x0, t, noise, generator):
-    """Draw (t uniform on 1 ... T, noise) where not given and return (x_t, t, noise)."""
+    """Draw (t uniform on 1 ... T, noise) where not given and return (x_t, t, noise, the
+    schedule on x0's device)."""
     check_tensor("x0", x0, min_ndim=1)
     if t is None:
-        t = torch.randint(1, schedule.num_steps + 1, (x0.shape[0],), generator=generator,
-                          device="cpu").to(x0.device)
+        t = randint(1, schedule.num_steps + 1, x0.shape[0], generator, x0.device)
     check_timesteps(schedule, t, x0.shape[0])
     if noise is None:
         noise = randn_like(x0, generator)
-    return add_noise(schedule, x0, t, noise), t, noise
+    schedule = schedule.for_loop_on(x0.device)
+    return add_noise(schedule, x0, t, noise), t, noise, schedule
 
 
 def _reduce(pred: torch.Tensor, target: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -37,7 +38,7 @@ def epsilon_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, *, t=None, no
     ``t`` and ``noise`` are drawn when not given; ``reduction="none"`` gives one loss per
     sample (still averaged over its coordinates). Chapter 2.
     """
-    x_t, t, noise = _noisy_batch(schedule, x0, t, noise, generator)
+    x_t, t, noise, _ = _noisy_batch(schedule, x0, t, noise, generator)
     return _reduce(model(x_t, t, cond=cond), noise, reduction)
 
 
@@ -45,7 +46,7 @@ def x0_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, *, t=None, noise=N
             cond=None, generator: torch.Generator | None = None,
             reduction: str = "mean") -> torch.Tensor:
     """(1/d) ||x0 - x0_theta(x_t, t)||²: the model predicts the clean sample. Chapter 2."""
-    x_t, t, noise = _noisy_batch(schedule, x0, t, noise, generator)
+    x_t, t, noise, _ = _noisy_batch(schedule, x0, t, noise, generator)
     return _reduce(model(x_t, t, cond=cond), x0, reduction)
 
 
@@ -54,7 +55,7 @@ def v_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, *, t=None, noise=No
            reduction: str = "mean") -> torch.Tensor:
     """(1/d) ||v - v_theta(x_t, t)||² with v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) x0
     (Salimans & Ho 2022). Chapter 2."""
-    x_t, t, noise = _noisy_batch(schedule, x0, t, noise, generator)
+    x_t, t, noise, schedule = _noisy_batch(schedule, x0, t, noise, generator)
     return _reduce(model(x_t, t, cond=cond), velocity(schedule, x0, t, noise), reduction)
 
 
@@ -89,7 +90,7 @@ def flow_matching_loss(model, path: FlowPath, x0: torch.Tensor, *, t=None, noise
     if not isinstance(path, FlowPath):
         raise TypeError(f"path: expected a FlowPath, got {type(path).__name__}")
     if t is None:
-        t = torch.rand(x0.shape[0], generator=generator, device="cpu").to(x0.device)
+        t = rand(x0.shape[0], generator, x0.device)
     if noise is None:
         noise = randn_like(x0, generator)
     x_t = path.interpolate(x0, t, noise)

@@ -172,5 +172,5 @@ def class_histogram(labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor
 
 
 def total_variation(p: torch.Tensor, q: torch.Tensor) -> float:
-    """Half the L1 distance between two histograms: 0 equal, 1 disjoint."""
-    return 0.5 * (p - q).abs().sum().item()
+    """Half the L1 distance between two histograms (on any devices): 0 equal, 1 disjoint."""
+    return 0.5 * (p.cpu() - q.cpu()).abs().sum().item()

@@ -13,7 +13,7 @@ the code's t, is what the code computes. diffusers' timestep k is our t = k + 1.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -87,6 +87,7 @@ class NoiseSchedule:
     alphas: torch.Tensor                # (T+1,) 1 - betas
     alpha_bars: torch.Tensor            # (T+1,) signal kept after t steps; alpha_bars[0] = 1
     one_minus_alpha_bars: torch.Tensor  # (T+1,) noise variance after t steps; [0] = 0
+    _moved: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_betas(cls, betas: torch.Tensor) -> NoiseSchedule:
@@ -156,12 +157,15 @@ class NoiseSchedule:
                                                      self.one_minus_alpha_bars)))
 
     def for_loop_on(self, device) -> NoiseSchedule:
-        """The schedule a sampler's loop uses on ``device``: moved there once (on a GPU, picking
-        a step's coefficients then needs no copy back to the host), kept on the CPU for MPS."""
+        """The schedule that a sampler's loop or a loss uses on ``device``: moved there once and
+        kept (on a GPU, picking a step's coefficients then needs no copy back to the host);
+        itself on its own device, and on MPS, which has no float64."""
         device = torch.device(device)
         if device.type == "mps" or self.betas.device == device:
             return self
-        return self.to(device)
+        if device not in self._moved:
+            self._moved[device] = self.to(device)
+        return self._moved[device]
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -278,12 +282,10 @@ class EpsilonFromV(nn.Module):
     def __init__(self, net: nn.Module, schedule: NoiseSchedule):
         super().__init__()
         self.net, self.schedule = net, schedule
-        self._on_device = schedule                 # the schedule on the last input's device
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond=None) -> torch.Tensor:
-        if self._on_device.betas.device != t.device:
-            self._on_device = self.schedule.for_loop_on(t.device)
-        return eps_from_velocity(self._on_device, x_t, t, self.net(x_t, t, cond=cond))
+        schedule = self.schedule.for_loop_on(t.device)
+        return eps_from_velocity(schedule, x_t, t, self.net(x_t, t, cond=cond))
 
 
 def posterior_mean_variance(schedule: NoiseSchedule, x0: torch.Tensor, x_t: torch.Tensor,
@@ -325,7 +327,7 @@ class FlowPath:
         if not isinstance(t, torch.Tensor) or t.shape != (x0.shape[0],) or not t.is_floating_point():
             got = f"{t.dtype} of shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
             raise ValueError(f"t: expected a float tensor of shape ({x0.shape[0]},), got {got}")
-        if ((t < 0) | (t > 1)).any():
+        if checking_values() and ((t < 0) | (t > 1)).any():
             raise ValueError(f"t: expected times in [0, 1], got min {t.min().item()}, max {t.max().item()}")
         tt = t.reshape(-1, *([1] * (x0.ndim - 1))).to(x0)
         return (1 - tt) * x0 + tt * noise

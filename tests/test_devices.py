@@ -220,6 +220,143 @@ def test_a_schedule_is_refused_on_a_device_without_float64():
     assert schedule.to("meta").alpha_bars.device.type == "meta"
 
 
+# ----------------------------------------------------------------------------- zoo, losses
+
+DIFFUSION_MODELS = [name for name, recipe in dl.zoo.all_recipes().items()
+                    if isinstance(recipe, dl.zoo.Recipe)]
+
+
+@pytest.mark.parametrize("name", DIFFUSION_MODELS)
+def test_a_zoo_model_samples_on_the_device_it_was_loaded_to(name):
+    """``zoo.load(device=...)`` puts every weight there, and nothing the model holds (a
+    v-prediction's schedule, a text encoder) stays behind: two DDIM steps run on meta."""
+    model, schedule = dl.zoo.load(name, device="meta")
+    assert {p.device.type for p in model.parameters()} == {"meta"}
+    assert {b.device.type for b in model.buffers()} <= {"meta"}
+    config = model.config if hasattr(model, "config") else model.net.config
+    shape = (2, config.in_channels, config.image_size, config.image_size)
+    cond = None
+    if name == "digits_unet_cond":
+        cond = torch.tensor([3, 7], device="meta")
+    elif name == "shapes_text":
+        cond = dl.text.shapes_tokenizer().encode(["a red circle", "a blue square"]).to("meta")
+    with inside_loop():
+        x = ddim_sample(model, schedule, shape, num_steps=2, cond=cond, progress=False)
+    assert x.device.type == "meta" and x.shape == shape
+
+
+def test_a_zoo_vae_and_classifier_load_on_the_device_asked():
+    assert {p.device.type for p in dl.zoo.load_vae("shapes_vae", device="meta").parameters()} == {"meta"}
+    classifier = dl.zoo.load_classifier("digits_classifier", device="meta")
+    assert {p.device.type for p in classifier.parameters()} == {"meta"}
+
+
+@pytest.mark.parametrize("loss", ["epsilon", "x0", "v", "flow"])
+def test_losses_draw_their_steps_and_noise_onto_the_models_device(loss):
+    """A loss on a model and a batch on meta: its steps, noise and targets follow them."""
+    model, x0 = small_unet().to("meta"), torch.zeros(4, 1, 8, 8, device="meta")
+    schedule, g = NoiseSchedule.linear(20), torch.Generator().manual_seed(0)
+    with inside_loop():
+        if loss == "flow":
+            value = dl.losses.flow_matching_loss(model, FlowPath(), x0, generator=g)
+        else:
+            value = getattr(dl.losses, f"{loss}_loss")(model, schedule, x0, generator=g)
+    assert value.device.type == "meta" and value.shape == ()
+
+
+# ----------------------------------------------------------------------------- metrics, plots
+
+
+class Elsewhere(torch.Tensor):
+    """A CPU tensor that behaves as one on a GPU where it matters here: an operation mixing it
+    with an ordinary tensor that is not a 0-d scalar raises (as ``cuda`` with ``cpu`` does),
+    ``.numpy()`` raises, and ``.cpu()`` or ``.to("cpu")`` bring back an ordinary tensor."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is torch.Tensor.numpy:
+            raise TypeError("can't convert a tensor on another device to numpy: call .cpu() first")
+        if func is torch.Tensor.cpu or (func is torch.Tensor.to and _to_cpu(args[1:], kwargs)):
+            with torch._C.DisableTorchFunctionSubclass():
+                return func(*args, **kwargs).as_subclass(torch.Tensor)
+        tensors = [a for a in _leaves(args, kwargs) if isinstance(a, torch.Tensor)]
+        plain = [a for a in tensors if type(a) is torch.Tensor and a.ndim > 0]
+        indexing = func in (torch.Tensor.__getitem__, torch.Tensor.__setitem__)
+        if plain and any(isinstance(a, Elsewhere) for a in tensors) and not indexing:
+            raise RuntimeError(f"{func.__name__}: expected all tensors to be on the same device, "
+                               "got one elsewhere and one on the cpu")
+        return super().__torch_function__(func, types, args, kwargs)
+
+
+def _to_cpu(args, kwargs) -> bool:
+    for value in [*args, kwargs.get("device")]:
+        if isinstance(value, (str, torch.device)) and torch.device(value).type == "cpu":
+            return True
+        if type(value) is torch.Tensor:
+            return True
+    return False
+
+
+def _leaves(args, kwargs):
+    for value in [*args, *kwargs.values()]:
+        if isinstance(value, (list, tuple)):
+            yield from _leaves(value, {})
+        else:
+            yield value
+
+
+def elsewhere(x: torch.Tensor) -> Elsewhere:
+    return x.as_subclass(Elsewhere)
+
+
+def test_elsewhere_raises_where_a_gpu_tensor_would():
+    """The stand-in can fail: mixing, and numpy, raise; moving back works."""
+    x = elsewhere(torch.ones(3))
+    with pytest.raises(RuntimeError, match="same device"):
+        x + torch.ones(3)
+    with pytest.raises(TypeError, match="numpy"):
+        x.numpy()
+    assert type(x.cpu()) is torch.Tensor and type(x.to("cpu") + torch.ones(3)) is torch.Tensor
+    assert isinstance(x * 2 + x, Elsewhere)
+
+
+def test_metrics_take_sets_from_any_device():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(40, 2, generator=g), torch.randn(40, 2, generator=g) + 0.5
+    m = dl.metrics
+    for metric in [lambda x, y: m.sliced_wasserstein(x, y, generator=torch.Generator().manual_seed(1)),
+                   m.rbf_mmd, m.frechet_distance, m.precision_recall,
+                   lambda x, y: m.mode_coverage(x, y[:5])]:
+        moved, here = metric(elsewhere(a), elsewhere(b)), metric(a, b)
+        if isinstance(here, torch.Tensor):
+            assert torch.equal(torch.as_tensor(moved).cpu(), here)
+        else:
+            assert moved == here
+    labels = torch.tensor([0, 1, 1, 3])
+    hist = m.class_histogram(elsewhere(labels), 4)
+    assert torch.equal(torch.as_tensor(hist).cpu(), m.class_histogram(labels, 4))
+    assert m.total_variation(elsewhere(hist.cpu()), torch.full((4,), 0.25)) == \
+        m.total_variation(hist.cpu(), torch.full((4,), 0.25))
+
+
+def test_plots_and_features_take_tensors_from_any_device():
+    import matplotlib.pyplot as plt
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(4, 1, 8, 8, generator=g) * 2 - 1
+    dl.plotting.show_images(elsewhere(images), nrow=2)
+    dl.plotting.plot_points(elsewhere(torch.randn(30, 2, generator=g)))
+    schedule = NoiseSchedule.linear(10)
+    moved = NoiseSchedule(*(elsewhere(v) for v in (schedule.betas, schedule.alphas,
+                                                   schedule.alpha_bars, schedule.one_minus_alpha_bars)))
+    dl.plotting.plot_schedule({"linear": moved})
+    dl.plotting.animate_points(elsewhere(torch.randn(3, 30, 2, generator=g)), num_frames=2)
+    plt.close("all")
+    classifier = features.DigitsClassifier()
+    assert torch.equal(features.digit_features(elsewhere(images), classifier),
+                       features.digit_features(images, classifier))
+
+
 # ----------------------------------------------------------------------------- the chapters
 
 _MODULE_MAKERS = re.compile(r"(^|\.)(load|load_vae|load_classifier|UNet|VAE|\w*Denoiser|Generator|"
