@@ -267,7 +267,10 @@ def test_total_variation_edge_cases_and_the_written_value():
 
 
 def test_chapter_6_reference_solutions_pass(capsys):
-    from diffusion_lite.samplers import slerp as interpolate  # a name the checker does not refuse
+    import types
+
+    from diffusion_lite.samplers import slerp
+    interpolate = types.FunctionType(slerp.__code__, slerp.__globals__, "interpolate")  # a copy
 
     def ddim(x_t, eps, ab_t, ab_prev):
         x0 = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()
@@ -287,6 +290,23 @@ def test_loop_checkers_refuse_the_package_sampler():
         checks.check_ddim_sample(wrapped)
     with pytest.raises(checks.ExerciseError, match="calls the package's slerp"):
         checks.check_slerp(lambda a, b, alpha: samplers.slerp(a, b, alpha)[0])
+
+
+def test_loop_checkers_see_the_package_sampler_under_another_name():
+    """Bound to a variable of another name, or called from a helper of the student's own."""
+    from diffusion_lite.samplers import ddim_sample as sample
+    from diffusion_lite.samplers import slerp as interpolate
+
+    def helper(model, schedule, x_T, num_steps):
+        return sample(model, schedule, x_T.shape, x_T=x_T, num_steps=num_steps, clip_x0=None,
+                      progress=False)
+
+    def via_helper(model, schedule, x_T, num_steps):
+        return helper(model, schedule, x_T, num_steps)
+    with pytest.raises(checks.ExerciseError, match="calls the package's ddim_sample"):
+        checks.check_ddim_sample(via_helper)
+    with pytest.raises(checks.ExerciseError, match="calls the package's slerp"):
+        checks.check_slerp(lambda a, b, alpha: interpolate(a, b, alpha)[0])
 
 
 def _ddim(kind):

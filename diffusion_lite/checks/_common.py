@@ -58,6 +58,37 @@ def _names_used(code) -> set[str]:
     return names
 
 
+def _forbidden_call(fn, forbid: tuple[str, ...], seen: set | None = None) -> str | None:
+    """The first function of ``forbid`` that ``fn`` calls: by name in its code, through a
+    global or closure variable bound to the package's function (``sample = dl.ddim_sample``),
+    or inside a function of the student's own that it calls. None if it calls none."""
+    seen = set() if seen is None else seen
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen:
+        return None
+    seen.add(code)
+    names = _names_used(code)
+    named = sorted(set(forbid) & names)
+    if named:
+        return named[0]
+    bound = [fn.__globals__[n] for n in sorted(names) if n in getattr(fn, "__globals__", {})]
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            bound.append(cell.cell_contents)
+        except ValueError:              # a cell not yet filled
+            pass
+    for value in bound:
+        module = getattr(value, "__module__", None) or ""
+        if callable(value) and getattr(value, "__name__", None) in forbid \
+                and module.startswith("diffusion_lite"):
+            return value.__name__
+        if inspect.isfunction(value) and not module.startswith("diffusion_lite"):
+            found = _forbidden_call(value, forbid, seen)
+            if found:
+                return found
+    return None
+
+
 def checker(check=None, *, forbid: tuple[str, ...] = ()):
     """Decorate a checker (``@checker``, or ``@checker(forbid=("ddpm_sample",))``): the
     student's function must be callable and must not call the package functions named in
@@ -79,10 +110,9 @@ def checker(check=None, *, forbid: tuple[str, ...] = ()):
         if not callable(fn):
             raise ExerciseError(f"{name}: expected your function (the name defined in the cell "
                                 f"above), got {type(fn).__name__} {fn!r:.60}")
-        code = getattr(fn, "__code__", None)
-        called = sorted(set(forbid) & _names_used(code)) if code is not None else []
+        called = _forbidden_call(fn, forbid) if forbid else None
         if called:
-            raise ExerciseError(f"{name}: your function calls the package's {called[0]}, which "
+            raise ExerciseError(f"{name}: your function calls the package's {called}, which "
                                 "is the answer; the exercise is to write it yourself.")
         message = None
         try:
