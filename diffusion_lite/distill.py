@@ -24,7 +24,7 @@ def two_step_target(schedule: NoiseSchedule, x_t: torch.Tensor, t, t_prev,
     batch = x_t.shape[0]
     t = batch_timesteps(t, batch, x_t.device)
     t_prev = batch_timesteps(t_prev, batch, x_t.device)
-    alpha_bars, one_minus = schedule.alpha_bars.double(), schedule.one_minus_alpha_bars.double()
+    alpha_bars, one_minus = schedule.alpha_bars, schedule.one_minus_alpha_bars
     a_t, a_prev = extract(alpha_bars, t, x_t).sqrt(), extract(alpha_bars, t_prev, x_t).sqrt()
     s_t, s_prev = extract(one_minus, t, x_t).sqrt(), extract(one_minus, t_prev, x_t).sqrt()
     ratio = s_prev / s_t

@@ -87,7 +87,7 @@ def _step_terms(schedule: NoiseSchedule, x_name: str, x: torch.Tensor, eps_pred:
     if checking_values() and ((t_prev >= t).any() or (t_prev < 0).any()):
         raise ValueError(f"t_prev: expected 0 <= t_prev < t, got t_prev={t_prev.tolist()} "
                          f"for t={t.tolist()}")
-    alpha_bars, one_minus = schedule.alpha_bars.double(), schedule.one_minus_alpha_bars.double()
+    alpha_bars, one_minus = schedule.alpha_bars, schedule.one_minus_alpha_bars
     return (t, extract(alpha_bars, t, x), extract(alpha_bars, t_prev, x),
             extract(one_minus, t, x), extract(one_minus, t_prev, x))
 
@@ -211,8 +211,9 @@ def ddim_timesteps(num_train_steps: int, num_sample_steps: int) -> torch.Tensor:
         raise ValueError(f"num_sample_steps: expected at most num_train_steps={num_train_steps}, "
                          f"got {num_sample_steps}")
     ratio = num_train_steps / num_sample_steps
-    steps = torch.round(torch.arange(num_train_steps, 0, -ratio, dtype=torch.float64))
-    return steps.long()                                                      # descending
+    # T - i·ratio for i < n: exactly n steps (arange's length, ceil(T / ratio), can round to n + 1)
+    steps = num_train_steps - torch.arange(num_sample_steps, dtype=torch.float64) * ratio
+    return steps.round().long()                                              # descending
 
 
 def _check_known(known, mask, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:

@@ -87,6 +87,16 @@ def test_ddim_timesteps_trailing():
     assert torch.equal(ddim_timesteps(10, 10), torch.arange(10, 0, -1))
 
 
+@pytest.mark.parametrize("num_train_steps", [100, 980, 1000])
+def test_ddim_timesteps_gives_exactly_the_steps_asked_for(num_train_steps):
+    """Every count from 1 to T gives that many distinct steps in [1, T], starting at T (a grid
+    built with arange(T, 0, -T/n) gets an extra step at 0 for 62 counts n <= 1000, e.g. 61)."""
+    for n in range(1, num_train_steps + 1):
+        steps = ddim_timesteps(num_train_steps, n)
+        assert len(steps) == n and steps[0] == num_train_steps and steps.min() >= 1, n
+        assert (steps[1:] < steps[:-1]).all(), n
+
+
 @pytest.mark.parametrize("variance, theirs", [("beta_tilde", "fixed_small"), ("beta", "fixed_large")])
 @pytest.mark.parametrize("t", [1000, 401, 11, 4])
 def test_ddpm_step_agrees_with_diffusers(variance, theirs, t):

@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from diffusion_lite import checks
 from diffusion_lite.checks import EXERCISES, ExerciseError
 from diffusion_lite.checks._common import KINDS, NOT_IMPLEMENTED
 from diffusion_lite.student import strip_solutions
@@ -117,6 +118,20 @@ def _shown_before(cells: list[dict], check_index: int, reference: str) -> list[s
             if c["cell_type"] == "code" and pattern.search(_source(c))]
 
 
+def _unguarded(chapter: str, label: str, reference: str, checker_cell: str) -> list[str]:
+    """A checker that would pass a student's function calling the package's answer: its
+    ``forbid`` must name the exercise's ``reference``."""
+    if not reference:
+        return []
+    name = reference.rsplit(".", 1)[-1]
+    used = [getattr(checks, c) for c in re.findall(r"\b(check_\w+)\(", checker_cell)
+            if hasattr(checks, c)]
+    if any(name in getattr(c, "forbid", ()) for c in used):
+        return []
+    return [f"{chapter} {label}: its checker does not refuse a function that calls {name}, the "
+            "answer (add it to the checker's forbid)"]
+
+
 def audit_chapter(path: Path) -> tuple[list[ExerciseReport], list[str]]:
     """The report of each exercise in the chapter at ``path``, and the disagreements between
     the chapter and the record of its exercises."""
@@ -142,6 +157,7 @@ def audit_chapter(path: Path) -> tuple[list[ExerciseReport], list[str]]:
             report.mistakes = [(m.names, _run(imports, exercise.setup, m.code, checker_cell))
                                for m in exercise.mistakes]
             report.shown_before = _shown_before(cells, check, exercise.reference)
+            problems += _unguarded(chapter, label, exercise.reference, checker_cell)
         elif exercise.mistakes:
             problems.append(f"{chapter} {label}: wrong answers recorded for an exercise with no "
                             "checker")

@@ -67,11 +67,15 @@ def _forbidden_call(fn, forbid: tuple[str, ...], seen: set | None = None) -> str
     if code is None or code in seen:
         return None
     seen.add(code)
-    names = _names_used(code)
-    named = sorted(set(forbid) & names)
+    names, globals_ = _names_used(code), getattr(fn, "__globals__", {})
+
+    def own(name: str) -> bool:         # a global of the student's own that happens to share the name
+        value = globals_.get(name)
+        return inspect.isfunction(value) and not (value.__module__ or "").startswith("diffusion_lite")
+    named = sorted(name for name in set(forbid) & names if not own(name))
     if named:
         return named[0]
-    bound = [fn.__globals__[n] for n in sorted(names) if n in getattr(fn, "__globals__", {})]
+    bound = [globals_[n] for n in sorted(names) if n in globals_]
     for cell in getattr(fn, "__closure__", None) or ():
         try:
             bound.append(cell.cell_contents)
@@ -127,6 +131,7 @@ def checker(check=None, *, forbid: tuple[str, ...] = ()):
             message = (f"{name}: your function raised {type(error).__name__}: {error}. Check the "
                        "shapes and types of what you return against the exercise's text.")
         raise ExerciseError(message) from None
+    wrapped.forbid = tuple(forbid)
     return wrapped
 
 
@@ -145,7 +150,8 @@ def _diagnose(name: str, answer, reference: torch.Tensor, mistakes: dict[str, to
     if answer.dtype != reference.dtype:
         raise ExerciseError(f"{name}: expected dtype {reference.dtype}, got {answer.dtype}. A "
                             "numpy array, a Python float list or torch.tensor(...) without a "
-                            "dtype can make float64; keep the inputs' dtype (or .to(x.dtype)).")
+                            "dtype can make float64, integer steps make int64: build new "
+                            f"tensors with dtype={reference.dtype}, or return .to({reference.dtype}).")
     if not torch.isfinite(answer).all():
         raise ExerciseError(f"{name}: your answer contains NaN or infinity where the reference "
                             "is finite: look for a division by zero, the square root or log of a "
@@ -196,7 +202,8 @@ def _name_the_mistake(name: str, labels: list, answers: list, references: list,
                                 f"{tuple(answer.shape)}. Check how per-sample values broadcast.")
         if answer.dtype != reference.dtype:
             raise ExerciseError(f"{name} ({label}): expected dtype {reference.dtype}, got "
-                                f"{answer.dtype}; keep the inputs' dtype (or .to(x.dtype)).")
+                                f"{answer.dtype}: build new tensors with dtype={reference.dtype}, "
+                                f"or return .to({reference.dtype}).")
 
     def same(a: torch.Tensor, b: torch.Tensor) -> bool:
         return torch.allclose(a.double(), b.double(), atol=atol, equal_nan=True)

@@ -21,7 +21,7 @@ from ._common import (
 )
 
 
-@checker
+@checker(forbid=("replace_known",))
 def check_replace_known(fn, cases: int = 3) -> None:
     """Check ``fn(schedule, x, known, mask, t_prev, noise)``: the state ``x`` at level ``t_prev``
     with its masked entries replaced by ``known`` noised to that level with ``noise``,
@@ -67,7 +67,7 @@ def check_replace_known(fn, cases: int = 3) -> None:
     _passed("check_replace_known", cases)
 
 
-@checker
+@checker(forbid=("chamfer_distance",))
 def check_chamfer_distance(fn, cases: int = 3) -> None:
     """Check ``fn(a, b)`` for point clouds (B, N, D) and (B, M, D), N != M: per pair, the mean
     squared distance from each point of a to its nearest point of b plus the same from b to a,
@@ -131,7 +131,7 @@ class _StandIn(torch.nn.Module):
         return self.conv(x) * (1 + t[:, None, None] / 100)
 
 
-@checker
+@checker(forbid=("ddim_sample", "ddpm_sample"))
 def check_inpaint_loop(fn, cases: int = 2) -> None:
     """Check ``fn(model, schedule, known, mask, num_steps, generator)``: DDIM with η = 1 and
     x0 clipped to [-1, 1] from noise drawn from ``generator``, with ``replace_known`` at the

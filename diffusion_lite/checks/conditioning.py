@@ -21,7 +21,7 @@ from ._common import (
 )
 
 
-@checker
+@checker(forbid=("guided_eps",))
 def check_guided_eps(fn, cases: int = 4) -> None:
     """Chapter 7. ``fn(eps_cond, eps_uncond, w)`` must return classifier-free guidance,
     eps_uncond + w · (eps_cond - eps_uncond)."""
@@ -49,7 +49,7 @@ def check_guided_eps(fn, cases: int = 4) -> None:
     _passed("check_guided_eps", cases)
 
 
-@checker
+@checker(forbid=("drop_labels",))
 def check_drop_labels(fn) -> None:
     """Chapter 7. ``fn(labels, p, null_class, generator)`` must replace each label by
     ``null_class`` with probability ``p``, independently, keep the others, and draw its random
@@ -113,7 +113,7 @@ def check_drop_labels(fn) -> None:
     _passed("check_drop_labels", 8)
 
 
-@checker
+@checker(forbid=("attend",))
 def check_cross_attention(fn, cases: int = 3) -> None:
     """Chapter 8. ``fn(q, k, v)`` with q (B, N, d) and k, v (B, L, d) must return
     softmax(q kᵀ / sqrt(d)) v, shape (B, N, d): each query's weights over the L keys sum to 1."""
@@ -158,7 +158,7 @@ def _accuracy_cases() -> list[tuple[torch.Tensor, torch.Tensor]]:
     return [small, (torch.where(wrong, (asked + 1) % 3, asked), asked)]
 
 
-@checker
+@checker(forbid=("prompt_accuracy", "attributes_match"))
 def check_prompt_accuracy(fn) -> None:
     """Chapter 8. ``fn(described, asked)``, both (N, 3) attribute indices, must return the share
     of rows where colour, shape and position all agree, as a float."""

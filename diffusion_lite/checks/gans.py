@@ -32,7 +32,7 @@ def _as_scalar(name: str, answer) -> torch.Tensor:
     return answer.reshape(())
 
 
-@checker
+@checker(forbid=("generator_loss",))
 def check_generator_loss(fn, cases: int = 4) -> None:
     """Chapter 12. ``fn(fake_logits)`` with logits of shape (B,) must return the
     non-saturating generator loss -mean log sigmoid(logit) = mean softplus(-logit), computed
@@ -117,7 +117,7 @@ def _penalty_of(name: str, fn, discriminator: nn.Module, real: torch.Tensor):
     return answer
 
 
-@checker
+@checker(forbid=("r1_penalty",))
 def check_r1_penalty(fn, cases: int = 3) -> None:
     """Chapter 12. ``fn(discriminator, real)`` with real points (B, D) and a discriminator
     returning one logit per point, shape (B,), must return the mean over the batch of

@@ -291,11 +291,11 @@ def check_floor_scaling(fn, data: torch.Tensor) -> None:
     def floor(n: int) -> float:        # seeded: the draws of the halves and the directions
         directions = torch.Generator().manual_seed(1)
         return metric_floor(lambda a, b: sliced_wasserstein(a, b, generator=directions), data, n,
-                            generator=torch.Generator().manual_seed(0))
-    floors = [floor(n) for n in (300, 3000)]
+                            repeats=15, generator=torch.Generator().manual_seed(0))
+    floors = [floor(n) for n in (300, 3000)]         # medians of 15 draws: steadier than 5
     ratio = floors[0] / floors[1]
     measured = ("d" if ratio < 0.9 else "c" if ratio < 1.1 else
-                "b" if ratio < 0.8 * 10**0.5 else "a")
+                "b" if ratio < 0.9 * 10**0.5 else "a")
     print(f"floor at 300 points {floors[0]:.3f}, at 3,000 points {floors[1]:.3f}: it falls by a "
           f"factor {ratio:.2f} (sqrt(10) = {10**0.5:.2f}); you chose {predicted}: "
           f"{FLOOR_CHOICES[predicted]}.")
@@ -319,7 +319,7 @@ def check_floor_scaling(fn, data: torch.Tensor) -> None:
     print("✅ check_floor_scaling: your choice matches the measurement.")
 
 
-@checker
+@checker(forbid=("ddim_step",))
 def check_ddim_step(fn, cases: int = 5) -> None:
     """Chapter 6. ``fn(x_t, eps, alpha_bar_t, alpha_bar_prev)`` must return the deterministic
     DDIM step (eta = 0): sqrt(ab_prev) · x0_hat + sqrt(1 - ab_prev) · eps, where
