@@ -62,8 +62,8 @@ class _DilatedBlock(nn.Module):
 class SequenceDenoiser(nn.Module):
     """A DiffWave-like network (Kong et al. 2021) for sequences (B, channels, L) of any length
     L: ``num_layers`` residual blocks of dilated convolutions, dilations 1, 2, 4, ... doubling
-    up to ``max_dilation`` and starting over, so that one output frame sees
-    ``receptive_field`` input frames around it. The step t is added in every block. Unlike
+    up to ``max_dilation`` and starting over, so that through the convolutions one output frame
+    sees ``receptive_field`` input frames around it. The step t is added in every block. Unlike
     DiffWave's gated units, each block normalises first (GroupNorm): in the few hundred steps a
     CPU affords, that reaches about half the gated network's loss at low noise. Waveforms
     (channels = 1) and 2-D trajectories (channels = 2). Chapter 13."""
@@ -85,7 +85,8 @@ class SequenceDenoiser(nn.Module):
 
     @property
     def receptive_field(self) -> int:
-        """How many input frames one output frame can see."""
+        """How many input frames one output frame sees through the convolutions (each block's
+        GroupNorm also mixes in the whole sequence's mean and spread)."""
         return 5 + 4 * sum(block.conv1.dilation[0] for block in self.blocks)
 
     def forward(self, x_t: torch.Tensor, t, cond=None) -> torch.Tensor:
