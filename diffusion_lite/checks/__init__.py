@@ -12,8 +12,8 @@ One module per chapter or topic; every checker is also here, as ``checks.check_.
   ``check_kl_weight``; chapter 5, ``check_ema_update``, ``check_ema_share`` and
   ``check_total_variation``
 - ``sampling``: chapter 3, ``check_ddpm_step``, ``check_ddpm_sample``,
-  ``check_no_noise_prediction`` and ``check_floor_scaling``; chapter 6, ``check_ddim_step``,
-  ``check_slerp`` and ``check_ddim_sample``
+  ``check_no_noise_prediction`` and ``check_floor_scaling``
+- ``ddim``: chapter 6, ``check_ddim_step``, ``check_slerp`` and ``check_ddim_sample``
 - ``few_step``: chapter 11, ``check_distillation_target`` and ``check_distillation_loss``
 - ``networks``: chapter 4, ``check_timestep_embedding``, ``check_conv_output_size``,
   ``check_unet_shapes`` and ``check_untrained_loss``
@@ -37,6 +37,7 @@ Each module's ``EXERCISES`` records its exercises; ``EXERCISES`` here gathers th
 from . import (
     beyond,
     conditioning,
+    ddim,
     few_step,
     forward,
     gans,
@@ -61,6 +62,7 @@ from .conditioning import (
     check_negative_guidance,
     check_prompt_accuracy,
 )
+from .ddim import check_ddim_sample, check_ddim_step, check_slerp
 from .few_step import check_distillation_loss, check_distillation_target
 from .forward import check_add_noise, check_forgetting_step, check_signal_below
 from .gans import (
@@ -77,13 +79,10 @@ from .networks import (
     check_untrained_loss,
 )
 from .sampling import (
-    check_ddim_sample,
-    check_ddim_step,
     check_ddpm_sample,
     check_ddpm_step,
     check_floor_scaling,
     check_no_noise_prediction,
-    check_slerp,
 )
 from .score_flow import check_flow_euler, check_flow_heun_calls, check_flow_pair, check_score
 from .training import (
@@ -96,7 +95,7 @@ from .training import (
 )
 
 # Every exercise of the book, by label: its kind and the typical wrong answers its checker names
-EXERCISES = {label: exercise for module in (forward, training, sampling, networks, conditioning,
+EXERCISES = {label: exercise for module in (forward, training, sampling, ddim, networks, conditioning,
                                             latent, score_flow, few_step, gans, beyond)
              for label, exercise in module.EXERCISES.items()}
 
